@@ -1,0 +1,124 @@
+//! Everything a handler needs, built once per process (Lambda cold start or local server start).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use crate::clock::{Clock, OsRandom, Random, SystemClock};
+use crate::config::{Settings, StoreSettings};
+use crate::hashing::Hasher;
+use crate::model::Application;
+use crate::store::dynamodb::DynamoStore;
+use crate::store::memory::MemoryStore;
+use crate::store::{Store, StoreResult};
+use crate::tokens::Signer;
+
+/// The two API dialects served over one core.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    /// Multi-tenant routes under `/{envId}/...`.
+    PingOne,
+    /// Single-tenant routes on the default environment (`/as/*.oauth2`).
+    PingFederate,
+}
+
+/// Per-environment application lists with the time they were loaded, ms.
+type DirectoryCache = HashMap<String, (i64, Arc<Vec<Application>>)>;
+
+pub struct App {
+    pub settings: Settings,
+    pub store: Arc<dyn Store>,
+    pub hasher: Hasher,
+    pub signer: Signer,
+    pub clock: Arc<dyn Clock>,
+    pub random: Arc<dyn Random>,
+    directory: Mutex<DirectoryCache>,
+}
+
+impl App {
+    pub fn new(
+        settings: Settings,
+        store: Arc<dyn Store>,
+        hasher: Hasher,
+        signer: Signer,
+        clock: Arc<dyn Clock>,
+        random: Arc<dyn Random>,
+    ) -> Self {
+        Self { settings, store, hasher, signer, clock, random, directory: Mutex::new(HashMap::new()) }
+    }
+
+    /// The production wiring: store, keys and clock from `settings`. Generated keys are only
+    /// allowed on the memory store, whose data dies with the process anyway.
+    pub async fn from_settings(settings: Settings) -> Result<Self, String> {
+        let store: Arc<dyn Store> = match &settings.store {
+            StoreSettings::Memory => Arc::new(MemoryStore::new()),
+            StoreSettings::DynamoDb { table, endpoint_url } => {
+                Arc::new(DynamoStore::new(DynamoStore::client(endpoint_url.as_deref()).await, table))
+            }
+        };
+        let persistent = settings.store != StoreSettings::Memory;
+        let hasher = match &settings.hash_key {
+            Some(key) => Hasher::new(key),
+            None if persistent => return Err("HASH_KEY is required with a persistent store".into()),
+            None => Hasher::new(&crate::clock::random_bytes::<32>(&OsRandom)),
+        };
+        let signer = match &settings.signing_keys {
+            Some((es, rs)) => Signer::from_pem(es, rs)?,
+            None if persistent => {
+                return Err("ES256_PRIVATE_KEY and RS256_PRIVATE_KEY are required with a persistent store".into())
+            }
+            None => Signer::generate(),
+        };
+        Ok(Self::new(settings, store, hasher, signer, Arc::new(SystemClock), Arc::new(OsRandom)))
+    }
+
+    /// The issuer identifier (RFC 8414 §2) of an environment in a dialect.
+    pub fn issuer(&self, dialect: Dialect, environment_id: &str) -> String {
+        match dialect {
+            Dialect::PingOne => format!("{}/{environment_id}/as", self.settings.public_base_url),
+            Dialect::PingFederate => self.settings.public_base_url.clone(),
+        }
+    }
+
+    /// Every application of an environment, from this instance's cache while it is fresh.
+    /// Applications change rarely and are read on every request, so one query per instance per
+    /// `directory_cache_ms` keeps polls at one store request.
+    pub async fn applications(&self, environment_id: &str) -> StoreResult<Arc<Vec<Application>>> {
+        let now = self.clock.now_ms();
+        if let Some((loaded, apps)) = self.lock_directory().get(environment_id) {
+            if now - loaded < self.settings.directory_cache_ms {
+                return Ok(apps.clone());
+            }
+        }
+        let apps = Arc::new(self.store.list_applications(environment_id).await?);
+        self.lock_directory().insert(environment_id.to_owned(), (now, apps.clone()));
+        Ok(apps)
+    }
+
+    /// The enabled application with this client id.
+    pub async fn application(&self, environment_id: &str, client_id: &str) -> StoreResult<Option<Application>> {
+        let apps = self.applications(environment_id).await?;
+        Ok(apps.iter().find(|a| a.client_id == client_id && a.enabled).cloned())
+    }
+
+    /// The enabled application named by a client id or its `devicePathId`.
+    pub async fn application_by_identifier(
+        &self,
+        environment_id: &str,
+        identifier: &str,
+    ) -> StoreResult<Option<Application>> {
+        let apps = self.applications(environment_id).await?;
+        Ok(apps
+            .iter()
+            .find(|a| a.enabled && (a.client_id == identifier || a.device_path_id.as_deref() == Some(identifier)))
+            .cloned())
+    }
+
+    /// Forgets cached applications (after a management write in this instance).
+    pub fn invalidate_applications(&self, environment_id: &str) {
+        self.lock_directory().remove(environment_id);
+    }
+
+    fn lock_directory(&self) -> std::sync::MutexGuard<'_, DirectoryCache> {
+        self.directory.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}

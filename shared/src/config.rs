@@ -1,0 +1,122 @@
+//! Settings, read once at start from the environment and validated, so a misconfigured function
+//! fails at cold start with a message instead of mid-request.
+
+use base64::engine::general_purpose::STANDARD as B64_STD;
+use base64::Engine;
+
+/// The environment id of the PingFederate-style routes (and of the demo data).
+pub const DEFAULT_ENVIRONMENT_ID: &str = "00000000-0000-4000-8000-000000000001";
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreSettings {
+    /// The embedded in-memory store (local server, tests).
+    Memory,
+    /// DynamoDB table, optionally at a local endpoint.
+    DynamoDb { table: String, endpoint_url: Option<String> },
+}
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Scheme, host and optional base path that clients use, without a trailing slash:
+    /// `http://127.0.0.1:8080` locally, the API Gateway URL or custom domain in AWS.
+    pub public_base_url: String,
+    pub default_environment_id: String,
+    pub store: StoreSettings,
+    /// How long an instance trusts its cached copy of an environment's applications, ms.
+    pub directory_cache_ms: i64,
+    /// The HMAC key for codes and secrets (`HASH_KEY`, base64, at least 32 bytes).
+    pub hash_key: Option<Vec<u8>>,
+    /// PKCS#8 PEM signing keys (`ES256_PRIVATE_KEY`, `RS256_PRIVATE_KEY`).
+    pub signing_keys: Option<(String, String)>,
+}
+
+impl Settings {
+    /// Settings from environment variables (documented in the README).
+    pub fn from_env() -> Result<Self, String> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let public_base_url = get("PUBLIC_BASE_URL")
+            .unwrap_or_else(|| "http://127.0.0.1:8080".to_owned())
+            .trim_end_matches('/')
+            .to_owned();
+        if !(public_base_url.starts_with("https://") || public_base_url.starts_with("http://")) {
+            return Err(format!("PUBLIC_BASE_URL must be an http(s) URL, got '{public_base_url}'"));
+        }
+        let store = match get("STORE").as_deref().unwrap_or("memory") {
+            "memory" => StoreSettings::Memory,
+            "dynamodb" => StoreSettings::DynamoDb {
+                table: get("TABLE_NAME").ok_or("STORE=dynamodb needs TABLE_NAME")?,
+                endpoint_url: get("DYNAMODB_ENDPOINT_URL"),
+            },
+            other => return Err(format!("STORE must be 'memory' or 'dynamodb', got '{other}'")),
+        };
+        let hash_key = match get("HASH_KEY") {
+            Some(b64) => {
+                let key = B64_STD.decode(b64.trim()).map_err(|_| "HASH_KEY must be base64")?;
+                if key.len() < 32 {
+                    return Err("HASH_KEY must hold at least 32 bytes".into());
+                }
+                Some(key)
+            }
+            None => None,
+        };
+        let signing_keys = match (get("ES256_PRIVATE_KEY"), get("RS256_PRIVATE_KEY")) {
+            (Some(es), Some(rs)) => Some((es, rs)),
+            (None, None) => None,
+            _ => return Err("set both ES256_PRIVATE_KEY and RS256_PRIVATE_KEY, or neither".into()),
+        };
+        let directory_cache_ms = match get("DIRECTORY_CACHE_SECONDS") {
+            Some(v) => v.parse::<i64>().map_err(|_| "DIRECTORY_CACHE_SECONDS must be a number")? * 1000,
+            None => 60_000,
+        };
+        Ok(Self {
+            public_base_url,
+            default_environment_id: get("DEFAULT_ENVIRONMENT_ID").unwrap_or_else(|| DEFAULT_ENVIRONMENT_ID.to_owned()),
+            store,
+            directory_cache_ms,
+            hash_key,
+            signing_keys,
+        })
+    }
+
+    /// Whether cookies may drop `Secure`: only for plain-http loopback development.
+    pub fn insecure_loopback(&self) -> bool {
+        self.public_base_url.starts_with("http://127.0.0.1") || self.public_base_url.starts_with("http://localhost")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, String> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_are_the_local_server() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.public_base_url, "http://127.0.0.1:8080");
+        assert_eq!(s.store, StoreSettings::Memory);
+        assert_eq!(s.default_environment_id, DEFAULT_ENVIRONMENT_ID);
+        assert!(s.insecure_loopback());
+    }
+
+    #[test]
+    fn bad_settings_say_what_to_fix() {
+        assert!(settings(&[("STORE", "dynamodb")]).unwrap_err().contains("TABLE_NAME"));
+        assert!(settings(&[("STORE", "redis")]).unwrap_err().contains("memory"));
+        assert!(settings(&[("HASH_KEY", "c2hvcnQ=")]).unwrap_err().contains("32 bytes"));
+        assert!(settings(&[("ES256_PRIVATE_KEY", "x")]).unwrap_err().contains("both"));
+        assert!(settings(&[("PUBLIC_BASE_URL", "ftp://x")]).unwrap_err().contains("http"));
+        let s =
+            settings(&[("PUBLIC_BASE_URL", "https://auth.example.com/"), ("STORE", "dynamodb"), ("TABLE_NAME", "t")])
+                .unwrap();
+        assert_eq!(s.public_base_url, "https://auth.example.com");
+        assert!(!s.insecure_loopback());
+    }
+}

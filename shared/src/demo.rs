@@ -1,0 +1,70 @@
+//! The demo data the local server starts with (documented in the README).
+
+use crate::app::App;
+use crate::config::DEFAULT_ENVIRONMENT_ID;
+use crate::hashing::Purpose;
+use crate::model::{Application, GrantType, TokenEndpointAuthMethod, User};
+use crate::passwords::hash_password;
+use crate::store::StoreResult;
+
+pub const ENVIRONMENT_ID: &str = DEFAULT_ENVIRONMENT_ID;
+pub const DEVICE_APP_ID: &str = "00000000-0000-4000-8000-0000000000d1";
+pub const WEB_APP_ID: &str = "00000000-0000-4000-8000-0000000000a1";
+pub const WEB_APP_SECRET: &str = "demo-web-secret";
+pub const WEB_APP_REDIRECT_URI: &str = "http://127.0.0.1:8400/callback";
+pub const USER_ID: &str = "00000000-0000-4000-8000-0000000000e1";
+pub const USERNAME: &str = "demo";
+pub const PASSWORD: &str = "demo-password";
+
+/// The public device application (a TV or CLI).
+pub fn device_app() -> Application {
+    let mut app = Application::new(ENVIRONMENT_ID, DEVICE_APP_ID, "Demo TV");
+    app.grant_types = vec![GrantType::DeviceCode, GrantType::RefreshToken];
+    app.scopes = ["openid", "profile", "email", "offline_access"].map(String::from).to_vec();
+    app.device_path_id = Some("tv".to_owned());
+    app
+}
+
+/// The confidential web application.
+pub fn web_app(app: &App) -> Application {
+    let mut web = Application::new(ENVIRONMENT_ID, WEB_APP_ID, "Demo Web App");
+    web.grant_types = vec![GrantType::AuthorizationCode, GrantType::DeviceCode, GrantType::RefreshToken];
+    web.token_endpoint_auth_method = TokenEndpointAuthMethod::ClientSecretBasic;
+    web.client_secret_hash = Some(app.hasher.digest(Purpose::ClientSecret, WEB_APP_ID, WEB_APP_SECRET));
+    web.scopes = ["openid", "profile", "email", "offline_access"].map(String::from).to_vec();
+    web.redirect_uris = vec![WEB_APP_REDIRECT_URI.to_owned()];
+    web
+}
+
+pub fn user() -> User {
+    User {
+        environment_id: ENVIRONMENT_ID.to_owned(),
+        id: USER_ID.to_owned(),
+        username: USERNAME.to_owned(),
+        password_hash: hash_password(PASSWORD),
+        given_name: Some("Demo".to_owned()),
+        family_name: Some("User".to_owned()),
+        email: Some("demo@example.com".to_owned()),
+        enabled: true,
+    }
+}
+
+/// Writes the demo environment into the app's store.
+pub async fn seed(app: &App) -> StoreResult<()> {
+    app.store.put_application(&device_app()).await?;
+    app.store.put_application(&web_app(app)).await?;
+    app.store.put_user(&user()).await?;
+    app.invalidate_applications(ENVIRONMENT_ID);
+    Ok(())
+}
+
+/// The demo data as the server prints it at start.
+pub fn describe(base_url: &str) -> String {
+    format!(
+        "Demo environment {ENVIRONMENT_ID} (also the PingFederate default)\n\
+         \x20 device app  client_id={DEVICE_APP_ID} (public; DEVICE_CODE, REFRESH_TOKEN; devicePathId tv)\n\
+         \x20 web app     client_id={WEB_APP_ID} secret={WEB_APP_SECRET} (client_secret_basic; redirect {WEB_APP_REDIRECT_URI})\n\
+         \x20 user        {USERNAME} / {PASSWORD}\n\
+         Try: curl -s -d client_id={DEVICE_APP_ID} -d scope=openid {base_url}/{ENVIRONMENT_ID}/as/device_authorization"
+    )
+}

@@ -1,0 +1,14 @@
+//! `GET /{envId}/as/jwks` and PingFederate's `GET /pf/JWKS`: the public signing keys.
+
+use http::header::{HeaderValue, CACHE_CONTROL};
+use http::StatusCode;
+
+use crate::http::{json, Request, Response};
+use crate::routes::Context;
+
+pub async fn handle(ctx: &Context<'_>, _req: &Request) -> Response {
+    let mut response = json(StatusCode::OK, &ctx.app.signer.jwks());
+    // Public and stable between rotations; short caching keeps rotation prompt.
+    response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    response
+}

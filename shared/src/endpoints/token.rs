@@ -1,0 +1,42 @@
+//! `POST /{envId}/as/token` and PingFederate's `POST /as/token.oauth2` (RFC 6749 §3.2, §5).
+
+use http::StatusCode;
+
+use crate::client_auth::authenticate;
+use crate::codes::DeviceCode;
+use crate::endpoints::oauth_form;
+use crate::error::OAuthError;
+use crate::grants::device_code;
+use crate::http::{json, no_store, Request, Response};
+use crate::model::GrantType;
+use crate::routes::Context;
+
+/// RFC 8628 §3.4.
+pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+pub async fn handle(ctx: &Context<'_>, req: &Request) -> Response {
+    match respond(ctx, req).await {
+        Ok(response) => response,
+        Err(err) => err.into_response(),
+    }
+}
+
+async fn respond(ctx: &Context<'_>, req: &Request) -> Result<Response, OAuthError> {
+    let params = oauth_form(req)?;
+    let grant_type =
+        params.get("grant_type").ok_or_else(|| OAuthError::invalid_request("The grant_type parameter is required."))?;
+    let application = authenticate(ctx.app, ctx.environment_id(), req, &params).await?;
+    let tokens = match grant_type {
+        DEVICE_CODE_GRANT => {
+            if !application.allows(GrantType::DeviceCode) {
+                return Err(OAuthError::unauthorized_client(DEVICE_CODE_GRANT));
+            }
+            let code = params
+                .get("device_code")
+                .ok_or_else(|| OAuthError::invalid_request("The device_code parameter is required."))?;
+            device_code::poll(ctx.app, ctx.dialect, &application, &DeviceCode::from_client(code)).await?
+        }
+        other => return Err(OAuthError::unsupported_grant_type(other)),
+    };
+    Ok(no_store(json(StatusCode::OK, &tokens)))
+}

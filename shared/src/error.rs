@@ -1,0 +1,205 @@
+//! The two error shapes the server answers with, each the single exit for its failures:
+//! OAuth errors (RFC 6749 §5.2, with PingFederate's exact texts) and the PingOne error object
+//! of the flow API (PING-COMPAT §4.6).
+
+use http::header::{HeaderValue, WWW_AUTHENTICATE};
+use http::StatusCode;
+use serde::Serialize;
+
+use crate::http::{json, no_store, Response};
+use crate::store::StoreError;
+
+/// An OAuth error answer of the device authorization and token endpoints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthError {
+    pub status: StatusCode,
+    pub error: &'static str,
+    pub description: String,
+    /// Set when the client tried HTTP Basic (RFC 6749 §5.2: answer with the scheme it used).
+    pub www_authenticate: Option<&'static str>,
+}
+
+impl OAuthError {
+    fn new(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
+        Self { status, error, description: description.into(), www_authenticate: None }
+    }
+
+    pub fn invalid_request(description: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", description)
+    }
+
+    /// PingFederate's text (seed 001).
+    pub fn invalid_client() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "invalid_client", "Invalid client or client credentials.")
+    }
+
+    /// PingFederate's text (seed 001).
+    pub fn invalid_scope() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+            "The requested scope(s) must be blank or a subset of the provided scopes.",
+        )
+    }
+
+    pub fn unauthorized_client(grant: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+            format!("The client is not authorized to use the {grant} grant type."),
+        )
+    }
+
+    pub fn unsupported_grant_type(grant: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            format!("The grant type '{grant}' is not supported."),
+        )
+    }
+
+    /// PingFederate's text (seed 000): unknown, other client's or already redeemed device code.
+    pub fn invalid_device_code() -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_grant", "Device code not found, expired or invalid")
+    }
+
+    /// PingFederate's text (seed 000).
+    pub fn access_denied() -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "access_denied", "Authorization request is denied")
+    }
+
+    /// PingFederate's text (seed 000).
+    pub fn expired_token() -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "expired_token", "The authorization request has expired.")
+    }
+
+    pub fn authorization_pending() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "authorization_pending",
+            "The authorization request is still pending; poll again after the interval.",
+        )
+    }
+
+    pub fn slow_down(interval: u32) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "slow_down",
+            format!("Polling too fast; wait at least {interval} seconds between requests."),
+        )
+    }
+
+    pub fn temporarily_unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "The server could not reach its store; retry the request shortly.",
+        )
+    }
+
+    pub fn with_basic_challenge(mut self, used_basic: bool) -> Self {
+        if used_basic {
+            self.www_authenticate = Some("Basic realm=\"PingFederate\"");
+        }
+        self
+    }
+
+    pub fn into_response(self) -> Response {
+        // PingFederate writes error_description before error; a struct keeps that order.
+        #[derive(Serialize)]
+        struct Body<'a> {
+            error_description: &'a str,
+            error: &'a str,
+        }
+        let mut response =
+            no_store(json(self.status, &Body { error_description: &self.description, error: self.error }));
+        if let Some(challenge) = self.www_authenticate {
+            response.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+        }
+        response
+    }
+}
+
+impl From<StoreError> for OAuthError {
+    fn from(err: StoreError) -> Self {
+        tracing::error!(error = %err, "store request failed");
+        Self::temporarily_unavailable()
+    }
+}
+
+/// One entry of `details` in a PingOne error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ErrorDetail {
+    pub code: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<&'static str>,
+    pub message: String,
+}
+
+/// The PingOne error object (`id`, `code`, `message`, `details`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub details: Vec<ErrorDetail>,
+}
+
+impl FlowError {
+    pub fn not_found() -> Self {
+        Self {
+            status: StatusCode::NOT_FOUND,
+            code: "NOT_FOUND",
+            message: "The request could not be completed. The requested resource was not found.".into(),
+            details: Vec::new(),
+        }
+    }
+
+    /// `INVALID_DATA` with one detail naming what was wrong.
+    pub fn invalid_data(detail: &'static str, target: Option<&'static str>, message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code: "INVALID_DATA",
+            message: "The request could not be completed. One or more validation errors were in the request.".into(),
+            details: vec![ErrorDetail { code: detail, target, message: message.into() }],
+        }
+    }
+
+    pub fn invalid_request(message: impl Into<String>) -> Self {
+        Self { status: StatusCode::BAD_REQUEST, code: "INVALID_REQUEST", message: message.into(), details: Vec::new() }
+    }
+
+    pub fn unavailable() -> Self {
+        Self {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: "UNEXPECTED_ERROR",
+            message: "The request could not be completed. The server could not reach its store; retry shortly.".into(),
+            details: Vec::new(),
+        }
+    }
+
+    pub fn into_response(self) -> Response {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            id: String,
+            code: &'a str,
+            message: &'a str,
+            #[serde(skip_serializing_if = "<[_]>::is_empty")]
+            details: &'a [ErrorDetail],
+        }
+        let body = Body {
+            id: uuid::Uuid::new_v4().to_string(),
+            code: self.code,
+            message: &self.message,
+            details: &self.details,
+        };
+        no_store(json(self.status, &body))
+    }
+}
+
+impl From<StoreError> for FlowError {
+    fn from(err: StoreError) -> Self {
+        tracing::error!(error = %err, "store request failed");
+        Self::unavailable()
+    }
+}

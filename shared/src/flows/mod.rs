@@ -1,0 +1,329 @@
+//! The sign-on flow engine: the person's side of the device flow as a state machine that the
+//! PingOne flow API (JSON) and the hosted pages drive alike.
+//!
+//! A flow stores facts (who signed on, which device grant the code led to, the consent); its
+//! status is derived from them. Each action is one conditional store write on the facts it needs,
+//! plus the lookups of the action itself (the user, the user code), so no action reads the flow
+//! first except consent, which must know the grant it decides.
+
+pub mod flow_id;
+pub mod view;
+
+use crate::app::App;
+use crate::codes::UserCode;
+use crate::error::FlowError;
+use crate::hashing::Purpose;
+use crate::model::Application;
+use crate::passwords::{burn_equivalent_time, verify_password};
+use crate::sessions::{Session, SESSION_LIFETIME_S};
+use crate::store::{ConsentWrite, Decision, FlowDevice, FlowRecord, FlowUser, FlowWrite, Subject};
+pub use flow_id::{new_flow_id, open_flow_id, FLOW_LIFETIME_MS};
+
+/// PingOne flow `status` values of the device flow (PING-COMPAT §1.6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlowStatus {
+    UsernamePasswordRequired,
+    DagUserCodeRequired,
+    DagConsentRequired,
+    Completed,
+    Failed,
+}
+
+impl FlowStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlowStatus::UsernamePasswordRequired => "USERNAME_PASSWORD_REQUIRED",
+            FlowStatus::DagUserCodeRequired => "DAG_USER_CODE_REQUIRED",
+            FlowStatus::DagConsentRequired => "DAG_CONSENT_REQUIRED",
+            FlowStatus::Completed => "COMPLETED",
+            FlowStatus::Failed => "FAILED",
+        }
+    }
+
+    /// The action (link name and media-type middle) this status allows.
+    pub fn action(self) -> Option<&'static str> {
+        match self {
+            FlowStatus::UsernamePasswordRequired => Some(ACTION_LOGIN),
+            FlowStatus::DagUserCodeRequired => Some(ACTION_USER_CODE),
+            FlowStatus::DagConsentRequired => Some(ACTION_CONSENT),
+            FlowStatus::Completed | FlowStatus::Failed => None,
+        }
+    }
+}
+
+pub const ACTION_LOGIN: &str = "usernamePassword.check";
+pub const ACTION_USER_CODE: &str = "deviceAuthGrant.userCode.verify";
+pub const ACTION_CONSENT: &str = "deviceAuthGrant.consent";
+
+/// The status a flow's facts put it in (PingOne's order: login, code, consent).
+pub fn status(flow: &FlowRecord) -> FlowStatus {
+    match (flow.consent, &flow.user, &flow.device) {
+        (Some(true), _, _) => FlowStatus::Completed,
+        (Some(false), _, _) => FlowStatus::Failed,
+        (None, None, _) => FlowStatus::UsernamePasswordRequired,
+        (None, Some(_), None) => FlowStatus::DagUserCodeRequired,
+        (None, Some(_), Some(_)) => FlowStatus::DagConsentRequired,
+    }
+}
+
+/// What the person does next.
+#[derive(Debug)]
+pub enum FlowAction {
+    UsernamePasswordCheck { username: String, password: String },
+    UserCodeVerify { user_code: String },
+    Consent { accept: bool },
+}
+
+/// The outcome of an action: the flow as it now stands, and a new session when one began.
+pub struct FlowStep {
+    pub flow: FlowRecord,
+    pub session: Option<Session>,
+}
+
+/// The stored flow, or the flow as started if nothing stored it yet. One store read.
+pub async fn load(app: &App, environment_id: &str, flow_id: &str) -> Result<FlowRecord, FlowError> {
+    let started = open_flow_id(app, environment_id, flow_id).ok_or_else(FlowError::not_found)?;
+    let flow = app.store.get_flow(flow_id).await?.unwrap_or(started);
+    if flow.expires_ms <= app.clock.now_ms() || flow.environment_id != environment_id {
+        return Err(FlowError::not_found());
+    }
+    Ok(flow)
+}
+
+/// The application a flow is for: the one it was started for, else the one its code belongs to.
+pub async fn application_of(app: &App, flow: &FlowRecord) -> Result<Option<Application>, FlowError> {
+    let id = flow.device.as_ref().map(|d| d.client_id.as_str()).or(flow.application_id.as_deref());
+    match id {
+        Some(id) => Ok(app.application(&flow.environment_id, id).await?),
+        None => Ok(None),
+    }
+}
+
+/// Performs `action` on the flow.
+pub async fn perform(
+    app: &App,
+    environment_id: &str,
+    flow_id: &str,
+    action: FlowAction,
+) -> Result<FlowStep, FlowError> {
+    let started = open_flow_id(app, environment_id, flow_id).ok_or_else(FlowError::not_found)?;
+    match action {
+        FlowAction::UsernamePasswordCheck { username, password } => sign_on(app, &started, &username, &password).await,
+        FlowAction::UserCodeVerify { user_code } => verify_user_code(app, &started, &user_code).await,
+        FlowAction::Consent { accept } => consent(app, &started, accept).await,
+    }
+    .map_err(|e| e.for_action(app, &started))
+}
+
+/// Why an action did not apply; turned into a `FlowError` knowing the flow.
+enum Refusal {
+    Error(FlowError),
+    /// The flow is not in a state that allows the action (it may also be gone or expired).
+    WrongState {
+        action: &'static str,
+        current: Option<Box<FlowRecord>>,
+    },
+}
+
+impl From<FlowError> for Refusal {
+    fn from(e: FlowError) -> Self {
+        Refusal::Error(e)
+    }
+}
+
+impl From<crate::store::StoreError> for Refusal {
+    fn from(e: crate::store::StoreError) -> Self {
+        Refusal::Error(e.into())
+    }
+}
+
+impl Refusal {
+    fn for_action(self, app: &App, started: &FlowRecord) -> FlowError {
+        match self {
+            Refusal::Error(e) => e,
+            Refusal::WrongState { action, current } => {
+                let now = app.clock.now_ms();
+                let flow = match current {
+                    Some(f) => *f,
+                    // Never stored: the flow is as it started.
+                    None => started.clone(),
+                };
+                if flow.expires_ms <= now {
+                    return FlowError::not_found();
+                }
+                FlowError::invalid_request(format!(
+                    "The action {action} is not allowed while the flow status is {}.",
+                    status(&flow).as_str()
+                ))
+            }
+        }
+    }
+}
+
+fn invalid_credentials() -> FlowError {
+    FlowError::invalid_data(
+        "INVALID_CREDENTIALS",
+        Some("password"),
+        "The provided username and password combination is invalid.",
+    )
+}
+
+async fn sign_on(app: &App, started: &FlowRecord, username: &str, password: &str) -> Result<FlowStep, Refusal> {
+    let now = app.clock.now_ms();
+    if started.expires_ms <= now {
+        // Never stored flows expire with their start; a stored one has moved past sign-on.
+        return Err(Refusal::WrongState { action: ACTION_LOGIN, current: None });
+    }
+    let user = app.store.find_user(&started.environment_id, username).await?;
+    let user = match user {
+        Some(u) if u.enabled && verify_password(password, &u.password_hash) => u,
+        Some(_) => return Err(invalid_credentials().into()),
+        None => {
+            burn_equivalent_time(password);
+            return Err(invalid_credentials().into());
+        }
+    };
+    let session = Session {
+        sid: uuid::Builder::from_random_bytes(crate::clock::random_bytes::<16>(&*app.random)).into_uuid().to_string(),
+        sub: user.id.clone(),
+        auth_time: now.div_euclid(1000),
+        exp: now.div_euclid(1000) + SESSION_LIFETIME_S,
+    };
+    let flow_user = FlowUser {
+        id: user.id,
+        username: user.username,
+        given_name: user.given_name,
+        family_name: user.family_name,
+        email: user.email,
+        session_id: session.sid.clone(),
+        auth_time: session.auth_time,
+    };
+    match app.store.sign_on_flow(started, &flow_user, now, now + FLOW_LIFETIME_MS).await? {
+        FlowWrite::Written(flow) => Ok(FlowStep { flow, session: Some(session) }),
+        FlowWrite::Conflict(current) => {
+            Err(Refusal::WrongState { action: ACTION_LOGIN, current: current.map(Box::new) })
+        }
+    }
+}
+
+fn bad_user_code(message: &str) -> FlowError {
+    FlowError::invalid_data("INVALID_VALUE", Some("userCode"), message)
+}
+
+async fn verify_user_code(app: &App, started: &FlowRecord, typed: &str) -> Result<FlowStep, Refusal> {
+    const UNKNOWN: &str = "The code is not valid. Check the code shown on your device and try again.";
+    let now = app.clock.now_ms();
+    let Some(code) = UserCode::parse(typed) else {
+        return Err(bad_user_code(UNKNOWN).into());
+    };
+    let env = &started.environment_id;
+    let hash = app.hasher.digest(Purpose::UserCode, env, code.canonical());
+    let Some(entry) = app.store.find_user_code(env, &hash).await? else {
+        return Err(bad_user_code(UNKNOWN).into());
+    };
+    if started.application_id.as_ref().is_some_and(|id| *id != entry.client_id) {
+        return Err(bad_user_code(UNKNOWN).into());
+    }
+    if entry.expires_at <= now.div_euclid(1000) {
+        return Err(bad_user_code("The code has expired. Start again on your device to get a new code.").into());
+    }
+    let device = FlowDevice {
+        grant_id: entry.grant_id,
+        client_id: entry.client_id,
+        scopes: entry.scopes,
+        requested_ms: entry.created_ms,
+        requester: entry.requester,
+    };
+    match app.store.verify_flow_device(&started.flow_id, &device, now, now + FLOW_LIFETIME_MS).await? {
+        FlowWrite::Written(flow) => Ok(FlowStep { flow, session: None }),
+        FlowWrite::Conflict(current) => {
+            Err(Refusal::WrongState { action: ACTION_USER_CODE, current: current.map(Box::new) })
+        }
+    }
+}
+
+async fn consent(app: &App, started: &FlowRecord, accept: bool) -> Result<FlowStep, Refusal> {
+    let now = app.clock.now_ms();
+    let current = app.store.get_flow(&started.flow_id).await?;
+    let flow = match current {
+        Some(f) if f.expires_ms > now && status(&f) == FlowStatus::DagConsentRequired => f,
+        other => return Err(Refusal::WrongState { action: ACTION_CONSENT, current: other.map(Box::new) }),
+    };
+    let (Some(user), Some(_)) = (&flow.user, &flow.device) else {
+        return Err(Refusal::WrongState { action: ACTION_CONSENT, current: Some(Box::new(flow)) });
+    };
+    let decision = Decision {
+        approved: accept,
+        subject: Subject {
+            user_id: user.id.clone(),
+            username: user.username.clone(),
+            session_id: user.session_id.clone(),
+            auth_time: user.auth_time,
+            given_name: user.given_name.clone(),
+            family_name: user.family_name.clone(),
+            email: user.email.clone(),
+        },
+        decided_ms: now,
+    };
+    let expires_ms = now + FLOW_LIFETIME_MS;
+    match app.store.decide_flow_device(&flow, &decision, now, expires_ms).await? {
+        ConsentWrite::Written => {
+            Ok(FlowStep { flow: FlowRecord { consent: Some(accept), expires_ms, ..flow }, session: None })
+        }
+        ConsentWrite::FlowConflict => {
+            let current = app.store.get_flow(&flow.flow_id).await?;
+            Err(Refusal::WrongState { action: ACTION_CONSENT, current: current.map(Box::new) })
+        }
+        ConsentWrite::GrantClosed => {
+            Err(bad_user_code("This device request has expired or was already answered. Start again on your device.")
+                .into())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flow() -> FlowRecord {
+        FlowRecord {
+            flow_id: "f".into(),
+            environment_id: "e".into(),
+            application_id: None,
+            created_ms: 0,
+            expires_ms: 1,
+            user: None,
+            device: None,
+            consent: None,
+        }
+    }
+
+    #[test]
+    fn status_follows_the_facts() {
+        let user = FlowUser {
+            id: "u".into(),
+            username: "demo".into(),
+            given_name: None,
+            family_name: None,
+            email: None,
+            session_id: "s".into(),
+            auth_time: 0,
+        };
+        let device = FlowDevice {
+            grant_id: "g".into(),
+            client_id: "c".into(),
+            scopes: vec![],
+            requested_ms: 0,
+            requester: Default::default(),
+        };
+        let mut f = flow();
+        assert_eq!(status(&f), FlowStatus::UsernamePasswordRequired);
+        f.user = Some(user);
+        assert_eq!(status(&f), FlowStatus::DagUserCodeRequired);
+        f.device = Some(device);
+        assert_eq!(status(&f), FlowStatus::DagConsentRequired);
+        assert_eq!(status(&FlowRecord { consent: Some(true), ..f.clone() }), FlowStatus::Completed);
+        assert_eq!(status(&FlowRecord { consent: Some(false), ..f }), FlowStatus::Failed);
+        assert_eq!(FlowStatus::DagUserCodeRequired.action(), Some("deviceAuthGrant.userCode.verify"));
+    }
+}

@@ -1,0 +1,286 @@
+//! The Device Authorization Grant (RFC 8628): issuing codes (§3.1-3.2) and polling (§3.4-3.5).
+
+use crate::app::{App, Dialect};
+use crate::codes::{DeviceCode, UserCode};
+use crate::error::OAuthError;
+use crate::grants::{issue_tokens, new_refresh_token, TokenResponse};
+use crate::hashing::Purpose;
+use crate::model::Application;
+use crate::store::{Created, DeviceGrant, PollRecord, Requester, UserCodeEntry};
+
+/// RFC 8628 §3.5: each `slow_down` adds five seconds to the interval, for good.
+pub const SLOW_DOWN_STEP_S: u32 = 5;
+
+/// Polls recorded beyond one per interval over the grant's lifetime, before further polls are
+/// refused without being recorded (bounds the item a misbehaving client can grow).
+const EXTRA_POLLS: usize = 64;
+
+/// Draws of a fresh user code before giving up (a collision among live codes is rare: 20^8).
+const USER_CODE_ATTEMPTS: usize = 5;
+
+/// What the device is told at the device authorization endpoint.
+#[derive(Debug)]
+pub struct DeviceAuthorization {
+    pub device_code: DeviceCode,
+    pub user_code: UserCode,
+    pub expires_in: u32,
+    pub interval: u32,
+}
+
+/// Creates a grant for `application` with `scopes` (already checked), claiming a user code that
+/// no live grant of the environment holds. One store write in the normal case.
+pub async fn authorize(
+    app: &App,
+    application: &Application,
+    scopes: Vec<String>,
+    requester: Requester,
+) -> Result<DeviceAuthorization, OAuthError> {
+    let env = &application.environment_id;
+    let device_code = DeviceCode::generate(&*app.random);
+    let now_ms = app.clock.now_ms();
+    let expires_at = now_ms.div_euclid(1000) + i64::from(application.device_timeout);
+    let grant = DeviceGrant {
+        grant_id: app.hasher.digest(Purpose::DeviceCode, "", device_code.secret()),
+        environment_id: env.clone(),
+        client_id: application.client_id.clone(),
+        scopes,
+        created_ms: now_ms,
+        expires_at,
+        interval: application.device_polling_interval,
+        polls: Vec::new(),
+        requester,
+        decision: None,
+        redeemed_ms: None,
+        refresh_token_hash: None,
+    };
+    for _ in 0..USER_CODE_ATTEMPTS {
+        let user_code = UserCode::generate(&*app.random, usize::from(application.user_code_length));
+        let entry = UserCodeEntry {
+            environment_id: env.clone(),
+            user_code_hash: app.hasher.digest(Purpose::UserCode, env, user_code.canonical()),
+            grant_id: grant.grant_id.clone(),
+            client_id: grant.client_id.clone(),
+            scopes: grant.scopes.clone(),
+            created_ms: now_ms,
+            expires_at,
+            requester: grant.requester.clone(),
+        };
+        if app.store.create_device_grant(&grant, &entry, now_ms.div_euclid(1000)).await? == Created::Created {
+            return Ok(DeviceAuthorization {
+                device_code,
+                user_code,
+                expires_in: application.device_timeout,
+                interval: application.device_polling_interval,
+            });
+        }
+    }
+    tracing::error!(environment = %env, "no free user code after {USER_CODE_ATTEMPTS} draws");
+    Err(OAuthError::temporarily_unavailable())
+}
+
+/// The polling history of a grant, replayed: RFC 8628 §3.5 asks that a client polling faster
+/// than the interval gets `slow_down` and that the interval then grows by 5 s for all later
+/// polls. Because every instance appends to the same log in the store, the rule holds across
+/// all instances at one store request per poll.
+#[derive(Debug, PartialEq, Eq)]
+pub struct PollLog {
+    /// The interval in force after the last poll, seconds.
+    pub interval: u32,
+    /// Whether the last poll came sooner than the interval allowed.
+    pub last_too_early: bool,
+}
+
+impl PollLog {
+    pub fn replay(base_interval: u32, polls: &[i64]) -> Self {
+        let mut interval = base_interval;
+        let mut last_too_early = false;
+        let mut previous: Option<i64> = None;
+        for &at in polls {
+            last_too_early = previous.is_some_and(|p| at - p < i64::from(interval) * 1000);
+            if last_too_early {
+                interval += SLOW_DOWN_STEP_S;
+            }
+            previous = Some(at);
+        }
+        Self { interval, last_too_early }
+    }
+}
+
+/// The answer to one poll, before any tokens are minted.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PollVerdict {
+    Invalid,
+    Expired,
+    Denied,
+    SlowDown(u32),
+    Pending,
+    /// Approved and not yet redeemed: this poll may try to redeem it.
+    Redeemable,
+}
+
+/// Judges a poll from the grant as the store returned it after appending this poll.
+/// Order: unknown or redeemed, expired, denied, too fast, approved, pending.
+pub fn judge(record: &PollRecord, now_ms: i64) -> PollVerdict {
+    let (grant, appended) = match record {
+        PollRecord::Unknown => return PollVerdict::Invalid,
+        PollRecord::Recorded(g) => (g, true),
+        PollRecord::LogFull(g) => (g, false),
+    };
+    if grant.redeemed_ms.is_some() {
+        return PollVerdict::Invalid;
+    }
+    if now_ms.div_euclid(1000) >= grant.expires_at {
+        return PollVerdict::Expired;
+    }
+    if grant.decision.as_ref().is_some_and(|d| !d.approved) {
+        return PollVerdict::Denied;
+    }
+    let log = PollLog::replay(grant.interval, &grant.polls);
+    if !appended {
+        return PollVerdict::SlowDown(log.interval);
+    }
+    if log.last_too_early {
+        return PollVerdict::SlowDown(log.interval);
+    }
+    if grant.decision.is_some() {
+        PollVerdict::Redeemable
+    } else {
+        PollVerdict::Pending
+    }
+}
+
+/// Most polls a grant records.
+fn max_polls(grant_interval: u32, timeout_s: u32) -> usize {
+    usize::try_from(timeout_s / grant_interval.max(1)).unwrap_or(0) + EXTRA_POLLS
+}
+
+/// The token endpoint's `urn:ietf:params:oauth:grant-type:device_code` (RFC 8628 §3.4).
+/// Pending and `slow_down` polls cost one store request; a successful one two.
+pub async fn poll(
+    app: &App,
+    dialect: Dialect,
+    application: &Application,
+    device_code: &DeviceCode,
+) -> Result<TokenResponse, OAuthError> {
+    let grant_id = app.hasher.digest(Purpose::DeviceCode, "", device_code.secret());
+    let now_ms = app.clock.now_ms();
+    let limit = max_polls(application.device_polling_interval, application.device_timeout);
+    let record = app.store.record_poll(&grant_id, &application.client_id, now_ms, limit).await?;
+    match judge(&record, now_ms) {
+        PollVerdict::Invalid => Err(OAuthError::invalid_device_code()),
+        PollVerdict::Expired => Err(OAuthError::expired_token()),
+        PollVerdict::Denied => Err(OAuthError::access_denied()),
+        PollVerdict::SlowDown(interval) => Err(OAuthError::slow_down(interval)),
+        PollVerdict::Pending => Err(OAuthError::authorization_pending()),
+        PollVerdict::Redeemable => {
+            let (PollRecord::Recorded(grant) | PollRecord::LogFull(grant)) = record else {
+                return Err(OAuthError::invalid_device_code());
+            };
+            redeem(app, dialect, application, &grant).await
+        }
+    }
+}
+
+async fn redeem(
+    app: &App,
+    dialect: Dialect,
+    application: &Application,
+    grant: &DeviceGrant,
+) -> Result<TokenResponse, OAuthError> {
+    let Some(decision) = &grant.decision else {
+        return Err(OAuthError::authorization_pending());
+    };
+    let refresh = new_refresh_token(app, application, &grant.grant_id);
+    let now_ms = app.clock.now_ms();
+    let lifetime = refresh.as_ref().map_or(application.access_token_lifetime, |_| application.refresh_token_lifetime);
+    let keep_until = grant.expires_at.max(now_ms.div_euclid(1000) + i64::from(lifetime));
+    let won = app
+        .store
+        .redeem_device_grant(&grant.grant_id, now_ms, refresh.as_ref().map(|r| r.hash.as_str()), keep_until)
+        .await?;
+    if !won {
+        // Another poll redeemed it first: this device code is spent.
+        return Err(OAuthError::invalid_device_code());
+    }
+    Ok(issue_tokens(
+        app,
+        dialect,
+        &grant.environment_id,
+        application,
+        &decision.subject,
+        &grant.scopes,
+        refresh.map(|r| r.token),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Decision, Subject};
+
+    fn grant(polls: Vec<i64>) -> DeviceGrant {
+        DeviceGrant {
+            grant_id: "g".into(),
+            environment_id: "e".into(),
+            client_id: "c".into(),
+            scopes: vec![],
+            created_ms: 0,
+            expires_at: 600,
+            interval: 5,
+            polls,
+            requester: Requester::default(),
+            decision: None,
+            redeemed_ms: None,
+            refresh_token_hash: None,
+        }
+    }
+
+    fn decided(approved: bool, polls: Vec<i64>) -> DeviceGrant {
+        let subject = Subject {
+            user_id: "u".into(),
+            username: "demo".into(),
+            session_id: "s".into(),
+            auth_time: 0,
+            given_name: None,
+            family_name: None,
+            email: None,
+        };
+        DeviceGrant { decision: Some(Decision { approved, subject, decided_ms: 1 }), ..grant(polls) }
+    }
+
+    #[test]
+    fn the_first_poll_is_never_too_early() {
+        assert_eq!(PollLog::replay(5, &[100]), PollLog { interval: 5, last_too_early: false });
+    }
+
+    #[test]
+    fn early_polls_grow_the_interval_for_good() {
+        // On time, early (interval 10), on time by the new interval, early again (15).
+        let polls = [0, 5_000, 6_000, 16_000, 20_000];
+        assert_eq!(PollLog::replay(5, &polls[..2]), PollLog { interval: 5, last_too_early: false });
+        assert_eq!(PollLog::replay(5, &polls[..3]), PollLog { interval: 10, last_too_early: true });
+        assert_eq!(PollLog::replay(5, &polls[..4]), PollLog { interval: 10, last_too_early: false });
+        assert_eq!(PollLog::replay(5, &polls), PollLog { interval: 15, last_too_early: true });
+    }
+
+    #[test]
+    fn verdicts_follow_the_order_of_checks() {
+        let rec = |g: DeviceGrant| PollRecord::Recorded(g);
+        assert_eq!(judge(&PollRecord::Unknown, 0), PollVerdict::Invalid);
+        assert_eq!(judge(&rec(grant(vec![0])), 1_000), PollVerdict::Pending);
+        assert_eq!(judge(&rec(grant(vec![0, 1_000])), 1_000), PollVerdict::SlowDown(10));
+        assert_eq!(judge(&PollRecord::LogFull(grant(vec![0])), 9_000), PollVerdict::SlowDown(5));
+        assert_eq!(judge(&rec(grant(vec![0])), 600_000), PollVerdict::Expired);
+        assert_eq!(judge(&rec(decided(false, vec![0, 1])), 1_000), PollVerdict::Denied, "denial beats slow_down");
+        assert_eq!(judge(&rec(decided(true, vec![0, 1])), 1_000), PollVerdict::SlowDown(10));
+        assert_eq!(judge(&rec(decided(true, vec![0, 5_000])), 5_000), PollVerdict::Redeemable);
+        let redeemed = DeviceGrant { redeemed_ms: Some(1), ..decided(true, vec![0]) };
+        assert_eq!(judge(&rec(redeemed), 700_000), PollVerdict::Invalid, "a spent code is invalid, not expired");
+    }
+
+    #[test]
+    fn the_poll_log_is_bounded_by_the_lifetime() {
+        assert_eq!(max_polls(5, 600), 120 + EXTRA_POLLS);
+        assert_eq!(max_polls(1, 3600), 3600 + EXTRA_POLLS);
+    }
+}

@@ -1,0 +1,127 @@
+//! Keyed hashing and sealing with the server secret.
+//!
+//! Nothing secret is stored raw (DESIGN "State"): device codes, user codes, client secrets and
+//! refresh tokens are stored as HMAC-SHA-256 under a server key, each with its own purpose label so a
+//! hash of one kind can never be confused with another. The same key MACs the small values the
+//! server hands out and takes back unchanged (flow ids, the `ST` session cookie).
+
+use aws_lc_rs::hmac;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine;
+
+/// What a hash or seal is for; part of the MAC input, so purposes never collide.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    DeviceCode,
+    UserCode,
+    ClientSecret,
+    RefreshToken,
+    FlowId,
+    SessionCookie,
+}
+
+impl Purpose {
+    fn label(self) -> &'static [u8] {
+        match self {
+            Purpose::DeviceCode => b"device_code",
+            Purpose::UserCode => b"user_code",
+            Purpose::ClientSecret => b"client_secret",
+            Purpose::RefreshToken => b"refresh_token",
+            Purpose::FlowId => b"flow_id",
+            Purpose::SessionCookie => b"session_cookie",
+        }
+    }
+}
+
+/// Length of the truncated tag on sealed values: 128 bits.
+const SEAL_TAG_LEN: usize = 16;
+
+/// The server's hashing key. Built once at start; cheap to share.
+pub struct Hasher {
+    key: hmac::Key,
+}
+
+impl Hasher {
+    /// `secret` should be at least 32 random bytes (see `config`).
+    pub fn new(secret: &[u8]) -> Self {
+        Self { key: hmac::Key::new(hmac::HMAC_SHA256, secret) }
+    }
+
+    fn tag(&self, purpose: Purpose, parts: &[&[u8]]) -> hmac::Tag {
+        let mut ctx = hmac::Context::with_key(&self.key);
+        ctx.update(purpose.label());
+        for part in parts {
+            // Length-prefix every part so ("ab","c") and ("a","bc") differ.
+            ctx.update(&(part.len() as u32).to_be_bytes());
+            ctx.update(part);
+        }
+        ctx.sign()
+    }
+
+    /// The keyed hash of `value` for `purpose`, base64url: what the store keeps instead of `value`.
+    /// `scope` binds the hash to a context (an environment id), or is empty.
+    pub fn digest(&self, purpose: Purpose, scope: &str, value: &str) -> String {
+        B64.encode(self.tag(purpose, &[scope.as_bytes(), value.as_bytes()]))
+    }
+
+    /// Constant-time check of `value` against a stored digest.
+    pub fn verify(&self, purpose: Purpose, scope: &str, value: &str, digest: &str) -> bool {
+        let Ok(expected) = B64.decode(digest) else {
+            return false;
+        };
+        let tag = self.tag(purpose, &[scope.as_bytes(), value.as_bytes()]);
+        aws_lc_rs::constant_time::verify_slices_are_equal(tag.as_ref(), &expected).is_ok()
+    }
+
+    /// `payload` with a MAC appended, base64url. Integrity only: never seal a secret. The MAC
+    /// also covers `context` (an environment id), which is not included.
+    pub fn seal(&self, purpose: Purpose, context: &str, payload: &[u8]) -> String {
+        let tag = self.tag(purpose, &[context.as_bytes(), payload]);
+        let mut out = payload.to_vec();
+        out.extend_from_slice(&tag.as_ref()[..SEAL_TAG_LEN]);
+        B64.encode(out)
+    }
+
+    /// The payload of a value made by `seal`, or `None` if it was not made here for `purpose`.
+    pub fn open(&self, purpose: Purpose, context: &str, sealed: &str) -> Option<Vec<u8>> {
+        let raw = B64.decode(sealed).ok()?;
+        let split = raw.len().checked_sub(SEAL_TAG_LEN)?;
+        let (payload, tag) = raw.split_at(split);
+        let expected = self.tag(purpose, &[context.as_bytes(), payload]);
+        aws_lc_rs::constant_time::verify_slices_are_equal(&expected.as_ref()[..SEAL_TAG_LEN], tag).ok()?;
+        Some(payload.to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digests_depend_on_purpose_scope_and_key() {
+        let h = Hasher::new(b"0123456789abcdef0123456789abcdef");
+        let a = h.digest(Purpose::UserCode, "env1", "BCDF-GHJK");
+        assert_eq!(a, h.digest(Purpose::UserCode, "env1", "BCDF-GHJK"));
+        assert_ne!(a, h.digest(Purpose::UserCode, "env2", "BCDF-GHJK"));
+        assert_ne!(a, h.digest(Purpose::DeviceCode, "env1", "BCDF-GHJK"));
+        let other = Hasher::new(b"another key, also thirty-two b..");
+        assert_ne!(a, other.digest(Purpose::UserCode, "env1", "BCDF-GHJK"));
+        assert!(h.verify(Purpose::UserCode, "env1", "BCDF-GHJK", &a));
+        assert!(!h.verify(Purpose::UserCode, "env1", "BCDF-GHJL", &a));
+        assert!(!h.verify(Purpose::UserCode, "env1", "BCDF-GHJK", "not base64!"));
+    }
+
+    #[test]
+    fn sealed_values_open_only_for_their_purpose_and_unchanged() {
+        let h = Hasher::new(b"0123456789abcdef0123456789abcdef");
+        let sealed = h.seal(Purpose::FlowId, "env1", b"payload");
+        assert_eq!(h.open(Purpose::FlowId, "env1", &sealed).as_deref(), Some(&b"payload"[..]));
+        assert_eq!(h.open(Purpose::FlowId, "env2", &sealed), None);
+        assert_eq!(h.open(Purpose::SessionCookie, "env1", &sealed), None);
+        let mut tampered = sealed.into_bytes();
+        tampered[0] = if tampered[0] == b'A' { b'B' } else { b'A' };
+        assert_eq!(h.open(Purpose::FlowId, "env1", std::str::from_utf8(&tampered).unwrap()), None);
+        assert_eq!(h.open(Purpose::FlowId, "env1", "short"), None);
+        assert_eq!(h.open(Purpose::FlowId, "env1", "%%%"), None);
+    }
+}

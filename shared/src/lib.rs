@@ -1,0 +1,25 @@
+//! A Ping-compatible OAuth 2.0 / OpenID Connect authorization server: everything that is not
+//! wiring. Entry points (Lambda functions, the local server) build an [`App`] once and hand
+//! requests to [`routes::dispatch`].
+
+pub mod app;
+pub mod client_auth;
+pub mod clock;
+pub mod codes;
+pub mod config;
+pub mod demo;
+pub mod endpoints;
+pub mod error;
+pub mod flows;
+pub mod grants;
+pub mod hashing;
+pub mod http;
+pub mod model;
+pub mod passwords;
+pub mod routes;
+pub mod sessions;
+pub mod store;
+pub mod tokens;
+
+pub use app::{App, Dialect};
+pub use config::Settings;

@@ -1,0 +1,254 @@
+//! THE route table: method + path pattern -> endpoint, in both dialects. The local server, the
+//! Lambda functions and the tests all dispatch through it, and `template.yaml` is checked
+//! against it.
+
+use std::time::Instant;
+
+use http::header::{HeaderValue, ALLOW};
+use http::{Method, StatusCode};
+
+use crate::app::{App, Dialect};
+use crate::endpoints;
+use crate::error::{FlowError, OAuthError};
+use crate::http::{Request, Response};
+
+/// One endpoint handler; each is one Lambda function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    DeviceAuthorization,
+    Token,
+    Jwks,
+    Discovery,
+    DeviceStart,
+    Flow,
+}
+
+impl Endpoint {
+    /// The Lambda function (and binary) name serving this endpoint.
+    pub fn function_name(self) -> &'static str {
+        match self {
+            Endpoint::DeviceAuthorization => "device_authorization",
+            Endpoint::Token => "token",
+            Endpoint::Jwks => "jwks",
+            Endpoint::Discovery => "discovery",
+            Endpoint::DeviceStart => "device",
+            Endpoint::Flow => "flows",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verb {
+    Get,
+    Post,
+}
+
+impl Verb {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verb::Get => "GET",
+            Verb::Post => "POST",
+        }
+    }
+
+    fn matches(self, method: &Method) -> bool {
+        match self {
+            Verb::Get => method == Method::GET || method == Method::HEAD,
+            Verb::Post => method == Method::POST,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Route {
+    pub verb: Verb,
+    /// Segments in braces are parameters: `{envId}`, `{flowId}`, `{appIdentifier}`.
+    pub path: &'static str,
+    pub endpoint: Endpoint,
+    pub dialect: Dialect,
+}
+
+const fn route(verb: Verb, path: &'static str, endpoint: Endpoint, dialect: Dialect) -> Route {
+    Route { verb, path, endpoint, dialect }
+}
+
+use Dialect::{PingFederate as PF, PingOne as P1};
+use Endpoint::*;
+use Verb::{Get, Post};
+
+pub static ROUTES: &[Route] = &[
+    route(Post, "/{envId}/as/device_authorization", DeviceAuthorization, P1),
+    route(Post, "/{envId}/as/token", Token, P1),
+    route(Get, "/{envId}/as/jwks", Jwks, P1),
+    route(Get, "/{envId}/as/.well-known/openid-configuration", Discovery, P1),
+    route(Get, "/{envId}/device", DeviceStart, P1),
+    route(Get, "/{envId}/device/{appIdentifier}", DeviceStart, P1),
+    route(Get, "/{envId}/flows/{flowId}", Flow, P1),
+    route(Post, "/{envId}/flows/{flowId}", Flow, P1),
+    route(Post, "/as/device_authz.oauth2", DeviceAuthorization, PF),
+    route(Post, "/as/token.oauth2", Token, PF),
+    route(Get, "/pf/JWKS", Jwks, PF),
+    route(Get, "/.well-known/openid-configuration", Discovery, PF),
+];
+
+/// Path parameters of a matched route; `environment_id` is the default one on PingFederate routes.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PathParams {
+    pub environment_id: String,
+    pub flow_id: Option<String>,
+    pub app_identifier: Option<String>,
+}
+
+/// What a handler gets besides the request.
+pub struct Context<'a> {
+    pub app: &'a App,
+    pub dialect: Dialect,
+    pub params: PathParams,
+}
+
+impl Context<'_> {
+    pub fn environment_id(&self) -> &str {
+        &self.params.environment_id
+    }
+}
+
+fn match_path(pattern: &str, path: &str, default_env: &str) -> Option<PathParams> {
+    let mut params = PathParams { environment_id: default_env.to_owned(), ..Default::default() };
+    let pattern_segments = pattern.trim_start_matches('/').split('/');
+    let mut path_segments = path.trim_start_matches('/').split('/');
+    for expected in pattern_segments {
+        let actual = path_segments.next()?;
+        let decoded = || percent_decode(actual);
+        match expected {
+            "{envId}" => {
+                // PingOne environment ids are UUIDs; anything else is not a route of ours.
+                let uuid = uuid::Uuid::try_parse(actual).ok()?;
+                params.environment_id = uuid.hyphenated().to_string();
+            }
+            "{flowId}" => params.flow_id = Some(decoded()?),
+            "{appIdentifier}" => params.app_identifier = Some(decoded()?),
+            literal if literal == actual => {}
+            _ => return None,
+        }
+    }
+    path_segments.next().is_none().then_some(params)
+}
+
+fn percent_decode(segment: &str) -> Option<String> {
+    let decoded: String = form_urlencoded::parse(format!("x={}", segment.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())?;
+    (!decoded.is_empty()).then_some(decoded)
+}
+
+/// The route for a request: `Ok` with the route and parameters, `Err(allowed verbs)` when the
+/// path exists for other methods (empty when it does not exist at all).
+pub fn find(method: &Method, path: &str, default_env: &str) -> Result<(&'static Route, PathParams), Vec<Verb>> {
+    let mut allowed = Vec::new();
+    for r in ROUTES {
+        if let Some(params) = match_path(r.path, path, default_env) {
+            if r.verb.matches(method) {
+                return Ok((r, params));
+            }
+            allowed.push(r.verb);
+        }
+    }
+    Err(allowed)
+}
+
+/// Serves any route (the local server).
+pub async fn dispatch(app: &App, req: Request) -> Response {
+    dispatch_only(app, req, None).await
+}
+
+/// Serves the routes of `only` (a Lambda function's endpoint), or all routes when `None`.
+pub async fn dispatch_only(app: &App, req: Request, only: Option<Endpoint>) -> Response {
+    let started = Instant::now();
+    let found = find(&req.method, &req.path, &app.settings.default_environment_id);
+    let (pattern, environment, response) = match found {
+        Ok((route, _)) if only.is_some_and(|e| e != route.endpoint) => ("-", String::new(), not_found()),
+        Ok((route, params)) => {
+            let environment = params.environment_id.clone();
+            let ctx = Context { app, dialect: route.dialect, params };
+            (route.path, environment, handle(route.endpoint, &ctx, &req).await)
+        }
+        Err(allowed) if allowed.is_empty() => ("-", String::new(), not_found()),
+        Err(allowed) => ("-", String::new(), method_not_allowed(&allowed)),
+    };
+    tracing::info!(
+        method = %req.method,
+        route = pattern,
+        environment = %environment,
+        status = response.status().as_u16(),
+        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "request"
+    );
+    response
+}
+
+async fn handle(endpoint: Endpoint, ctx: &Context<'_>, req: &Request) -> Response {
+    match endpoint {
+        DeviceAuthorization => endpoints::device_authorization::handle(ctx, req).await,
+        Token => endpoints::token::handle(ctx, req).await,
+        Jwks => endpoints::jwks::handle(ctx, req).await,
+        Discovery => endpoints::discovery::handle(ctx, req).await,
+        DeviceStart => endpoints::device::handle(ctx, req).await,
+        Flow => endpoints::flows::handle(ctx, req).await,
+    }
+}
+
+fn not_found() -> Response {
+    FlowError::not_found().into_response()
+}
+
+fn method_not_allowed(allowed: &[Verb]) -> Response {
+    let list: Vec<&str> = allowed.iter().map(|v| v.as_str()).collect();
+    let mut err = OAuthError::invalid_request(format!("This endpoint accepts only {}.", list.join(", ")));
+    err.status = StatusCode::METHOD_NOT_ALLOWED;
+    let mut response = err.into_response();
+    if let Ok(value) = HeaderValue::from_str(&list.join(", ")) {
+        response.headers_mut().insert(ALLOW, value);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ENV: &str = "00000000-0000-4000-8000-000000000001";
+    const OTHER: &str = "11111111-2222-4333-8444-555555555555";
+
+    #[test]
+    fn routes_match_with_parameters() {
+        let (r, p) = find(&Method::POST, &format!("/{OTHER}/as/token"), ENV).unwrap();
+        assert_eq!((r.endpoint, r.dialect), (Token, P1));
+        assert_eq!(p.environment_id, OTHER);
+        let (r, p) = find(&Method::POST, "/as/token.oauth2", ENV).unwrap();
+        assert_eq!((r.endpoint, r.dialect, p.environment_id.as_str()), (Token, PF, ENV));
+        let (r, p) = find(&Method::GET, &format!("/{OTHER}/device/my-tv"), ENV).unwrap();
+        assert_eq!((r.endpoint, p.app_identifier.as_deref()), (DeviceStart, Some("my-tv")));
+        let (r, p) = find(&Method::POST, &format!("/{OTHER}/flows/abc_-1"), ENV).unwrap();
+        assert_eq!((r.endpoint, p.flow_id.as_deref()), (Flow, Some("abc_-1")));
+    }
+
+    #[test]
+    fn unknown_paths_and_wrong_methods_are_told_apart() {
+        assert_eq!(find(&Method::GET, "/as/token.oauth2", ENV).unwrap_err(), vec![Post]);
+        assert!(find(&Method::GET, "/nope", ENV).unwrap_err().is_empty());
+        assert!(find(&Method::POST, "/not-a-uuid/as/token", ENV).unwrap_err().is_empty());
+        assert!(find(&Method::POST, &format!("/{OTHER}/as/token/extra"), ENV).unwrap_err().is_empty());
+    }
+
+    #[test]
+    fn every_endpoint_has_a_route_in_both_dialects_where_ping_has_one() {
+        for endpoint in [DeviceAuthorization, Token, Jwks, Discovery] {
+            for dialect in [P1, PF] {
+                assert!(
+                    ROUTES.iter().any(|r| r.endpoint == endpoint && r.dialect == dialect),
+                    "{endpoint:?} {dialect:?}"
+                );
+            }
+        }
+    }
+}

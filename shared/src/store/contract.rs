@@ -1,0 +1,393 @@
+//! The store contract: one suite every implementation must pass (memory in unit tests, DynamoDB
+//! against a DynamoDB-compatible server in `tests/`). Each check uses fresh ids, so the suite can
+//! run against a shared table.
+
+use std::sync::Arc;
+
+use super::*;
+use crate::model::{GrantType, User};
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4())
+}
+
+fn grant(env: &str, now_s: i64) -> (DeviceGrant, UserCodeEntry) {
+    let grant_id = unique("grant");
+    let g = DeviceGrant {
+        grant_id: grant_id.clone(),
+        environment_id: env.to_owned(),
+        client_id: "client-a".to_owned(),
+        scopes: vec!["openid".to_owned()],
+        created_ms: now_s * 1000,
+        expires_at: now_s + 600,
+        interval: 5,
+        polls: Vec::new(),
+        requester: Requester { ip: Some("192.0.2.1".into()), user_agent: Some("tv".into()) },
+        decision: None,
+        redeemed_ms: None,
+        refresh_token_hash: None,
+    };
+    let u = UserCodeEntry {
+        environment_id: env.to_owned(),
+        user_code_hash: unique("uc"),
+        grant_id,
+        client_id: g.client_id.clone(),
+        scopes: g.scopes.clone(),
+        created_ms: g.created_ms,
+        expires_at: g.expires_at,
+        requester: g.requester.clone(),
+    };
+    (g, u)
+}
+
+fn subject() -> Subject {
+    Subject {
+        user_id: "u1".into(),
+        username: "demo".into(),
+        session_id: "s1".into(),
+        auth_time: 1,
+        given_name: Some("Demo".into()),
+        family_name: None,
+        email: Some("demo@example.com".into()),
+    }
+}
+
+fn flow(env: &str, now_ms: i64) -> FlowRecord {
+    FlowRecord {
+        flow_id: unique("flow"),
+        environment_id: env.to_owned(),
+        application_id: Some("client-a".into()),
+        created_ms: now_ms,
+        expires_ms: now_ms + 900_000,
+        user: None,
+        device: None,
+        consent: None,
+    }
+}
+
+fn flow_user() -> FlowUser {
+    FlowUser {
+        id: "u1".into(),
+        username: "demo".into(),
+        given_name: Some("Demo".into()),
+        family_name: None,
+        email: None,
+        session_id: "s1".into(),
+        auth_time: 1,
+    }
+}
+
+fn device_of(g: &DeviceGrant) -> FlowDevice {
+    FlowDevice {
+        grant_id: g.grant_id.clone(),
+        client_id: g.client_id.clone(),
+        scopes: g.scopes.clone(),
+        requested_ms: g.created_ms,
+        requester: g.requester.clone(),
+    }
+}
+
+/// Runs every check. Panics with the failed expectation.
+pub async fn run_all(store: Arc<dyn Store>) {
+    directory(&*store).await;
+    device_grant_lifecycle(&*store).await;
+    user_codes_are_unique_while_live(&*store).await;
+    poll_log_is_bounded_and_client_bound(&*store).await;
+    flow_lifecycle(&*store).await;
+    consent_fails_on_closed_grant(&*store).await;
+    concurrent_redemption_has_one_winner(store.clone()).await;
+    concurrent_polls_are_all_recorded(store).await;
+}
+
+async fn directory(store: &dyn Store) {
+    let env = unique("env");
+    let mut app = Application::new(&env, "client-b", "B");
+    app.grant_types = vec![GrantType::DeviceCode, GrantType::RefreshToken];
+    store.put_application(&app).await.unwrap();
+    store.put_application(&Application::new(&env, "client-a", "A")).await.unwrap();
+    store.put_application(&Application::new(&unique("env"), "client-c", "C")).await.unwrap();
+    let apps = store.list_applications(&env).await.unwrap();
+    let ids: Vec<&str> = apps.iter().map(|a| a.client_id.as_str()).collect();
+    assert_eq!(ids, ["client-a", "client-b"], "applications of one environment, by client id");
+    assert_eq!(apps[1].grant_types, app.grant_types);
+
+    let user = User {
+        environment_id: env.clone(),
+        id: "u1".into(),
+        username: "Demo".into(),
+        password_hash: "$argon2id$...".into(),
+        given_name: None,
+        family_name: None,
+        email: Some("demo@example.com".into()),
+        enabled: true,
+    };
+    store.put_user(&user).await.unwrap();
+    let found = store.find_user(&env, "DEMO").await.unwrap().expect("usernames match case-insensitively");
+    assert_eq!(found.id, "u1");
+    assert!(store.find_user(&env, "nobody").await.unwrap().is_none());
+    assert!(store.find_user(&unique("env"), "demo").await.unwrap().is_none());
+}
+
+async fn device_grant_lifecycle(store: &dyn Store) {
+    let now_s = 1_800_000_000;
+    let env = unique("env");
+    let (g, u) = grant(&env, now_s);
+    assert_eq!(store.create_device_grant(&g, &u, now_s).await.unwrap(), Created::Created);
+    assert_eq!(store.find_user_code(&env, &u.user_code_hash).await.unwrap(), Some(u.clone()));
+    assert_eq!(store.find_user_code(&unique("env"), &u.user_code_hash).await.unwrap(), None);
+
+    let polled = match store.record_poll(&g.grant_id, "client-a", now_s * 1000 + 10, 100).await.unwrap() {
+        PollRecord::Recorded(p) => p,
+        other => panic!("poll of a live grant must be recorded, got {other:?}"),
+    };
+    assert_eq!(polled.polls, vec![now_s * 1000 + 10]);
+    assert_eq!(polled.decision, None);
+    assert_eq!(store.record_poll(&g.grant_id, "client-x", now_s * 1000, 100).await.unwrap(), PollRecord::Unknown);
+    assert_eq!(store.record_poll("missing", "client-a", now_s * 1000, 100).await.unwrap(), PollRecord::Unknown);
+
+    // Not approved yet: nothing to redeem.
+    assert!(!store.redeem_device_grant(&g.grant_id, now_s * 1000, None, now_s + 60).await.unwrap());
+
+    let mut f = flow(&env, now_s * 1000);
+    let FlowWrite::Written(signed) =
+        store.sign_on_flow(&f, &flow_user(), now_s * 1000, now_s * 1000 + 900_000).await.unwrap()
+    else {
+        panic!("sign-on of a fresh flow must be written");
+    };
+    let FlowWrite::Written(verified) =
+        store.verify_flow_device(&signed.flow_id, &device_of(&g), now_s * 1000, now_s * 1000 + 900_000).await.unwrap()
+    else {
+        panic!("device of a signed-on flow must be written");
+    };
+    let decision = Decision { approved: true, subject: subject(), decided_ms: now_s * 1000 + 20 };
+    assert_eq!(
+        store.decide_flow_device(&verified, &decision, now_s * 1000, now_s * 1000 + 900_000).await.unwrap(),
+        ConsentWrite::Written
+    );
+    f.flow_id = verified.flow_id.clone();
+    let stored = store.get_flow(&f.flow_id).await.unwrap().unwrap();
+    assert_eq!(stored.consent, Some(true));
+
+    let PollRecord::Recorded(approved) =
+        store.record_poll(&g.grant_id, "client-a", now_s * 1000 + 30, 100).await.unwrap()
+    else {
+        panic!("poll after approval must be recorded");
+    };
+    assert_eq!(approved.decision, Some(decision));
+    assert!(store.redeem_device_grant(&g.grant_id, now_s * 1000 + 40, Some("rt-hash"), now_s + 86_400).await.unwrap());
+    assert!(
+        !store.redeem_device_grant(&g.grant_id, now_s * 1000 + 41, Some("rt-2"), now_s + 86_400).await.unwrap(),
+        "single use"
+    );
+    let PollRecord::Recorded(redeemed) =
+        store.record_poll(&g.grant_id, "client-a", now_s * 1000 + 50, 100).await.unwrap()
+    else {
+        panic!("poll after redemption is still recorded");
+    };
+    assert_eq!(redeemed.redeemed_ms, Some(now_s * 1000 + 40));
+    assert_eq!(redeemed.refresh_token_hash.as_deref(), Some("rt-hash"));
+    assert_eq!(redeemed.expires_at, now_s + 86_400, "kept as long as its refresh token");
+}
+
+async fn user_codes_are_unique_while_live(store: &dyn Store) {
+    let now_s = 1_800_000_000;
+    let env = unique("env");
+    let (g1, u1) = grant(&env, now_s);
+    assert_eq!(store.create_device_grant(&g1, &u1, now_s).await.unwrap(), Created::Created);
+    let (g2, mut u2) = grant(&env, now_s);
+    u2.user_code_hash = u1.user_code_hash.clone();
+    assert_eq!(store.create_device_grant(&g2, &u2, now_s).await.unwrap(), Created::UserCodeTaken);
+    assert_eq!(
+        store.record_poll(&g2.grant_id, "client-a", now_s * 1000, 10).await.unwrap(),
+        PollRecord::Unknown,
+        "a refused grant leaves nothing behind"
+    );
+    // Once the first grant has expired its code may be drawn again, even before TTL removes it.
+    let later = g1.expires_at + 1;
+    assert_eq!(store.create_device_grant(&g2, &u2, later).await.unwrap(), Created::Created);
+    assert_eq!(store.find_user_code(&env, &u1.user_code_hash).await.unwrap().unwrap().grant_id, g2.grant_id);
+    // The same hash in another environment is another code.
+    let (g3, mut u3) = grant(&unique("env"), now_s);
+    u3.user_code_hash = u1.user_code_hash.clone();
+    assert_eq!(store.create_device_grant(&g3, &u3, now_s).await.unwrap(), Created::Created);
+}
+
+async fn poll_log_is_bounded_and_client_bound(store: &dyn Store) {
+    let now_s = 1_800_000_000;
+    let (g, u) = grant(&unique("env"), now_s);
+    store.create_device_grant(&g, &u, now_s).await.unwrap();
+    for i in 0..3 {
+        assert!(matches!(store.record_poll(&g.grant_id, "client-a", i, 3).await.unwrap(), PollRecord::Recorded(_)));
+    }
+    match store.record_poll(&g.grant_id, "client-a", 99, 3).await.unwrap() {
+        PollRecord::LogFull(full) => assert_eq!(full.polls, vec![0, 1, 2]),
+        other => panic!("a full log must refuse the poll, got {other:?}"),
+    }
+    assert_eq!(store.record_poll(&g.grant_id, "client-b", 99, 3).await.unwrap(), PollRecord::Unknown);
+}
+
+async fn flow_lifecycle(store: &dyn Store) {
+    let now = 1_800_000_000_000;
+    let env = unique("env");
+    let f = flow(&env, now);
+    assert_eq!(store.get_flow(&f.flow_id).await.unwrap(), None);
+    // Verify before sign-on: the flow is not stored yet.
+    let (g, u) = grant(&env, now / 1000);
+    store.create_device_grant(&g, &u, now / 1000).await.unwrap();
+    assert_eq!(
+        store.verify_flow_device(&f.flow_id, &device_of(&g), now, now + 1).await.unwrap(),
+        FlowWrite::Conflict(None)
+    );
+
+    let FlowWrite::Written(signed) = store.sign_on_flow(&f, &flow_user(), now, now + 900_000).await.unwrap() else {
+        panic!("fresh flow");
+    };
+    assert_eq!(signed.user, Some(flow_user()));
+    assert_eq!(signed.application_id.as_deref(), Some("client-a"));
+    assert_eq!(signed.created_ms, now);
+    assert_eq!(store.get_flow(&f.flow_id).await.unwrap(), Some(signed.clone()));
+    // A second sign-on on the same flow is refused and reports the flow as it stands.
+    match store.sign_on_flow(&f, &flow_user(), now + 1, now + 900_001).await.unwrap() {
+        FlowWrite::Conflict(Some(current)) => assert_eq!(current, signed),
+        other => panic!("second sign-on must conflict, got {other:?}"),
+    }
+    // An expired flow refuses the device step.
+    assert!(matches!(
+        store.verify_flow_device(&f.flow_id, &device_of(&g), now + 900_000, now + 1_800_000).await.unwrap(),
+        FlowWrite::Conflict(Some(_))
+    ));
+    let FlowWrite::Written(verified) =
+        store.verify_flow_device(&f.flow_id, &device_of(&g), now + 10, now + 900_010).await.unwrap()
+    else {
+        panic!("device step");
+    };
+    assert_eq!(verified.device, Some(device_of(&g)));
+    assert_eq!(verified.expires_ms, now + 900_010);
+    assert!(
+        matches!(
+            store.verify_flow_device(&f.flow_id, &device_of(&g), now + 11, now + 900_011).await.unwrap(),
+            FlowWrite::Conflict(Some(_))
+        ),
+        "device only once"
+    );
+
+    let deny = Decision { approved: false, subject: subject(), decided_ms: now + 20 };
+    assert_eq!(
+        store.decide_flow_device(&verified, &deny, now + 20, now + 900_020).await.unwrap(),
+        ConsentWrite::Written
+    );
+    assert_eq!(
+        store.decide_flow_device(&verified, &deny, now + 21, now + 900_021).await.unwrap(),
+        ConsentWrite::FlowConflict,
+        "consent only once"
+    );
+    let PollRecord::Recorded(denied) = store.record_poll(&g.grant_id, "client-a", now + 30, 10).await.unwrap() else {
+        panic!("poll");
+    };
+    assert_eq!(denied.decision.map(|d| d.approved), Some(false));
+    assert!(
+        !store.redeem_device_grant(&g.grant_id, now + 40, None, now / 1000 + 60).await.unwrap(),
+        "a denied grant is never redeemed"
+    );
+}
+
+async fn consent_fails_on_closed_grant(store: &dyn Store) {
+    let now = 1_800_000_000_000;
+    let env = unique("env");
+    let (g, u) = grant(&env, now / 1000);
+    store.create_device_grant(&g, &u, now / 1000).await.unwrap();
+    let decision = Decision { approved: true, subject: subject(), decided_ms: now };
+    // Two flows verified the same code; the first consent closes the grant for the second.
+    let mut flows = Vec::new();
+    for _ in 0..2 {
+        let f = flow(&env, now);
+        store.sign_on_flow(&f, &flow_user(), now, now + 900_000).await.unwrap();
+        let FlowWrite::Written(v) =
+            store.verify_flow_device(&f.flow_id, &device_of(&g), now, now + 900_000).await.unwrap()
+        else {
+            panic!("verify");
+        };
+        flows.push(v);
+    }
+    assert_eq!(
+        store.decide_flow_device(&flows[0], &decision, now, now + 900_000).await.unwrap(),
+        ConsentWrite::Written
+    );
+    assert_eq!(
+        store.decide_flow_device(&flows[1], &decision, now, now + 900_000).await.unwrap(),
+        ConsentWrite::GrantClosed
+    );
+    assert_eq!(
+        store.get_flow(&flows[1].flow_id).await.unwrap().unwrap().consent,
+        None,
+        "a failed consent changes neither item"
+    );
+    // An expired grant cannot be decided.
+    let (g2, u2) = grant(&env, now / 1000);
+    store.create_device_grant(&g2, &u2, now / 1000).await.unwrap();
+    let f = flow(&env, now);
+    store.sign_on_flow(&f, &flow_user(), now, now + 2_000_000).await.unwrap();
+    let FlowWrite::Written(v) =
+        store.verify_flow_device(&f.flow_id, &device_of(&g2), now, now + 2_000_000).await.unwrap()
+    else {
+        panic!("verify");
+    };
+    let late = (g2.expires_at + 1) * 1000;
+    assert_eq!(store.decide_flow_device(&v, &decision, late, late + 900_000).await.unwrap(), ConsentWrite::GrantClosed);
+}
+
+async fn approved_grant(store: &dyn Store, now_s: i64) -> DeviceGrant {
+    let env = unique("env");
+    let (g, u) = grant(&env, now_s);
+    store.create_device_grant(&g, &u, now_s).await.unwrap();
+    let f = flow(&env, now_s * 1000);
+    store.sign_on_flow(&f, &flow_user(), now_s * 1000, now_s * 1000 + 900_000).await.unwrap();
+    let FlowWrite::Written(v) =
+        store.verify_flow_device(&f.flow_id, &device_of(&g), now_s * 1000, now_s * 1000 + 900_000).await.unwrap()
+    else {
+        panic!("verify");
+    };
+    let decision = Decision { approved: true, subject: subject(), decided_ms: now_s * 1000 };
+    assert_eq!(
+        store.decide_flow_device(&v, &decision, now_s * 1000, now_s * 1000 + 900_000).await.unwrap(),
+        ConsentWrite::Written
+    );
+    g
+}
+
+async fn concurrent_redemption_has_one_winner(store: Arc<dyn Store>) {
+    let now_s = 1_800_000_000;
+    let g = approved_grant(&*store, now_s).await;
+    let racers = (0..16).map(|i| {
+        let store = store.clone();
+        let id = g.grant_id.clone();
+        tokio::spawn(
+            async move { store.redeem_device_grant(&id, now_s * 1000 + i, Some("rt"), now_s + 60).await.unwrap() },
+        )
+    });
+    let mut winners = 0;
+    for racer in racers {
+        winners += usize::from(racer.await.unwrap());
+    }
+    assert_eq!(winners, 1, "exactly one of 16 concurrent redemptions wins");
+}
+
+async fn concurrent_polls_are_all_recorded(store: Arc<dyn Store>) {
+    let now_s = 1_800_000_000;
+    let (g, u) = grant(&unique("env"), now_s);
+    store.create_device_grant(&g, &u, now_s).await.unwrap();
+    let pollers = (0..16).map(|i| {
+        let store = store.clone();
+        let id = g.grant_id.clone();
+        tokio::spawn(async move { store.record_poll(&id, "client-a", now_s * 1000 + i, 1000).await.unwrap() })
+    });
+    let mut lengths = Vec::new();
+    for poller in pollers {
+        match poller.await.unwrap() {
+            PollRecord::Recorded(after) => lengths.push(after.polls.len()),
+            other => panic!("poll refused: {other:?}"),
+        }
+    }
+    lengths.sort_unstable();
+    assert_eq!(lengths, (1..=16).collect::<Vec<_>>(), "every append is seen exactly once, none lost");
+}

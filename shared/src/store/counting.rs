@@ -1,0 +1,102 @@
+//! A store wrapper that counts requests, for the request budget (each store call is one
+//! DynamoDB request). Tests assert on it; `request-budget` prints it.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+
+use super::*;
+
+#[derive(Default)]
+pub struct RequestCounter {
+    counts: Mutex<BTreeMap<&'static str, u64>>,
+}
+
+impl RequestCounter {
+    fn add(&self, operation: &'static str) {
+        *self.counts.lock().unwrap_or_else(|p| p.into_inner()).entry(operation).or_default() += 1;
+    }
+
+    /// Requests per operation since the last `take`, and resets the counts.
+    pub fn take(&self) -> BTreeMap<&'static str, u64> {
+        std::mem::take(&mut *self.counts.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+/// Total of a `take` result.
+pub fn total(counts: &BTreeMap<&'static str, u64>) -> u64 {
+    counts.values().sum()
+}
+
+pub struct CountingStore {
+    inner: Arc<dyn Store>,
+    counter: Arc<RequestCounter>,
+}
+
+impl CountingStore {
+    pub fn new(inner: Arc<dyn Store>) -> (Self, Arc<RequestCounter>) {
+        let counter = Arc::new(RequestCounter::default());
+        (Self { inner, counter: counter.clone() }, counter)
+    }
+}
+
+#[async_trait]
+impl DirectoryStore for CountingStore {
+    async fn put_application(&self, app: &Application) -> StoreResult<()> {
+        self.counter.add("put_application");
+        self.inner.put_application(app).await
+    }
+    async fn list_applications(&self, environment_id: &str) -> StoreResult<Vec<Application>> {
+        self.counter.add("list_applications");
+        self.inner.list_applications(environment_id).await
+    }
+    async fn put_user(&self, user: &User) -> StoreResult<()> {
+        self.counter.add("put_user");
+        self.inner.put_user(user).await
+    }
+    async fn find_user(&self, environment_id: &str, username: &str) -> StoreResult<Option<User>> {
+        self.counter.add("find_user");
+        self.inner.find_user(environment_id, username).await
+    }
+}
+
+#[async_trait]
+impl DeviceGrantStore for CountingStore {
+    async fn create_device_grant(&self, g: &DeviceGrant, u: &UserCodeEntry, now_s: i64) -> StoreResult<Created> {
+        self.counter.add("create_device_grant");
+        self.inner.create_device_grant(g, u, now_s).await
+    }
+    async fn record_poll(&self, id: &str, client: &str, now_ms: i64, max: usize) -> StoreResult<PollRecord> {
+        self.counter.add("record_poll");
+        self.inner.record_poll(id, client, now_ms, max).await
+    }
+    async fn redeem_device_grant(&self, id: &str, now_ms: i64, rt: Option<&str>, keep: i64) -> StoreResult<bool> {
+        self.counter.add("redeem_device_grant");
+        self.inner.redeem_device_grant(id, now_ms, rt, keep).await
+    }
+    async fn find_user_code(&self, env: &str, hash: &str) -> StoreResult<Option<UserCodeEntry>> {
+        self.counter.add("find_user_code");
+        self.inner.find_user_code(env, hash).await
+    }
+}
+
+#[async_trait]
+impl FlowStore for CountingStore {
+    async fn get_flow(&self, flow_id: &str) -> StoreResult<Option<FlowRecord>> {
+        self.counter.add("get_flow");
+        self.inner.get_flow(flow_id).await
+    }
+    async fn sign_on_flow(&self, fresh: &FlowRecord, user: &FlowUser, now: i64, exp: i64) -> StoreResult<FlowWrite> {
+        self.counter.add("sign_on_flow");
+        self.inner.sign_on_flow(fresh, user, now, exp).await
+    }
+    async fn verify_flow_device(&self, id: &str, d: &FlowDevice, now: i64, exp: i64) -> StoreResult<FlowWrite> {
+        self.counter.add("verify_flow_device");
+        self.inner.verify_flow_device(id, d, now, exp).await
+    }
+    async fn decide_flow_device(&self, f: &FlowRecord, d: &Decision, now: i64, exp: i64) -> StoreResult<ConsentWrite> {
+        self.counter.add("decide_flow_device");
+        self.inner.decide_flow_device(f, d, now, exp).await
+    }
+}

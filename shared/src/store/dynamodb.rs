@@ -1,0 +1,604 @@
+//! DynamoDB implementation: one table, `pk`/`sk` string keys with type prefixes, TTL on
+//! `expires_at` (epoch seconds). Every trait method is exactly one DynamoDB request; single-use
+//! transitions are `ConditionExpression`s, so two racing instances cannot both win.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue as Av, BillingMode, KeySchemaElement, KeyType, Put, ReturnValue,
+    ReturnValuesOnConditionCheckFailure as OnFail, ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem,
+    Update,
+};
+use aws_sdk_dynamodb::Client;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::*;
+use crate::model::username_key;
+
+type Item = HashMap<String, Av>;
+
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+/// The name of the TTL attribute, shared with `template.yaml`.
+pub const TTL_ATTRIBUTE: &str = "expires_at";
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    /// A client from the standard AWS configuration chain, pointed at `endpoint_url` if given
+    /// (a local DynamoDB-compatible server). Local endpoints get dummy credentials when none are
+    /// configured, since they do not check them.
+    pub async fn client(endpoint_url: Option<&str>) -> Client {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if let Some(url) = endpoint_url {
+            loader = loader.endpoint_url(url);
+            if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+                loader = loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                    "local",
+                    "local",
+                    None,
+                    None,
+                    "local-endpoint",
+                ));
+            }
+            if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none() {
+                loader = loader.region(aws_config::Region::new("us-east-1"));
+            }
+        }
+        Client::new(&loader.load().await)
+    }
+
+    /// Creates the table with TTL, as `template.yaml` declares it (for local servers and tests).
+    pub async fn create_table(&self) -> StoreResult<()> {
+        let attr = |name: &str| {
+            AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build()
+        };
+        let key = |name: &str, kind| KeySchemaElement::builder().attribute_name(name).key_type(kind).build();
+        self.client
+            .create_table()
+            .table_name(&self.table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(attr("pk").map_err(build_err)?)
+            .attribute_definitions(attr("sk").map_err(build_err)?)
+            .key_schema(key("pk", KeyType::Hash).map_err(build_err)?)
+            .key_schema(key("sk", KeyType::Range).map_err(build_err)?)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let ttl = TimeToLiveSpecification::builder()
+            .enabled(true)
+            .attribute_name(TTL_ATTRIBUTE)
+            .build()
+            .map_err(build_err)?;
+        self.client
+            .update_time_to_live()
+            .table_name(&self.table)
+            .time_to_live_specification(ttl)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    /// Every item, for tests that check nothing secret is stored raw.
+    pub async fn scan_all(&self) -> StoreResult<Vec<Item>> {
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(unavailable)?;
+            items.extend(page.items().iter().cloned());
+            match page.last_evaluated_key() {
+                Some(k) if !k.is_empty() => start = Some(k.clone()),
+                _ => return Ok(items),
+            }
+        }
+    }
+
+    fn key(pk: String, sk: &str) -> Item {
+        HashMap::from([("pk".to_owned(), Av::S(pk)), ("sk".to_owned(), Av::S(sk.to_owned()))])
+    }
+}
+
+fn unavailable<E: std::fmt::Debug>(err: E) -> StoreError {
+    StoreError::Unavailable(format!("{err:?}"))
+}
+
+fn build_err(err: aws_sdk_dynamodb::error::BuildError) -> StoreError {
+    StoreError::Unavailable(err.to_string())
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(what.to_owned())
+}
+
+fn grant_pk(grant_id: &str) -> String {
+    format!("DEVICE#{grant_id}")
+}
+fn user_code_pk(environment_id: &str, hash: &str) -> String {
+    format!("USERCODE#{environment_id}#{hash}")
+}
+fn flow_pk(flow_id: &str) -> String {
+    format!("FLOW#{flow_id}")
+}
+fn env_pk(environment_id: &str) -> String {
+    format!("ENV#{environment_id}")
+}
+
+fn s(v: &str) -> Av {
+    Av::S(v.to_owned())
+}
+fn n(v: i64) -> Av {
+    Av::N(v.to_string())
+}
+fn json<T: Serialize>(v: &T) -> StoreResult<Av> {
+    serde_json::to_string(v).map(Av::S).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn get_s<'a>(item: &'a Item, name: &str) -> StoreResult<&'a str> {
+    match item.get(name) {
+        Some(Av::S(v)) => Ok(v),
+        _ => Err(corrupt(name)),
+    }
+}
+fn get_n(item: &Item, name: &str) -> StoreResult<i64> {
+    match item.get(name) {
+        Some(Av::N(v)) => v.parse().map_err(|_| corrupt(name)),
+        _ => Err(corrupt(name)),
+    }
+}
+fn get_opt_n(item: &Item, name: &str) -> StoreResult<Option<i64>> {
+    item.get(name).map(|_| get_n(item, name)).transpose()
+}
+fn get_json<T: DeserializeOwned>(item: &Item, name: &str) -> StoreResult<T> {
+    serde_json::from_str(get_s(item, name)?).map_err(|e| StoreError::Corrupt(format!("{name}: {e}")))
+}
+fn get_opt_json<T: DeserializeOwned>(item: &Item, name: &str) -> StoreResult<Option<T>> {
+    item.get(name).map(|_| get_json(item, name)).transpose()
+}
+
+fn grant_item(g: &DeviceGrant) -> StoreResult<Item> {
+    let mut item = DynamoStore::key(grant_pk(&g.grant_id), "DEVICE");
+    item.insert("environment_id".into(), s(&g.environment_id));
+    item.insert("client_id".into(), s(&g.client_id));
+    item.insert("scopes".into(), json(&g.scopes)?);
+    item.insert("created_ms".into(), n(g.created_ms));
+    item.insert(TTL_ATTRIBUTE.into(), n(g.expires_at));
+    item.insert("interval".into(), n(i64::from(g.interval)));
+    item.insert("polls".into(), Av::L(g.polls.iter().map(|p| n(*p)).collect()));
+    item.insert("requester".into(), json(&g.requester)?);
+    if let Some(d) = &g.decision {
+        item.insert("decision".into(), json(d)?);
+    }
+    if let Some(r) = g.redeemed_ms {
+        item.insert("redeemed_ms".into(), n(r));
+    }
+    if let Some(h) = &g.refresh_token_hash {
+        item.insert("refresh_token_hash".into(), s(h));
+    }
+    Ok(item)
+}
+
+fn grant_from(item: &Item) -> StoreResult<DeviceGrant> {
+    let pk = get_s(item, "pk")?;
+    let polls = match item.get("polls") {
+        Some(Av::L(list)) => list
+            .iter()
+            .map(|v| match v {
+                Av::N(x) => x.parse().map_err(|_| corrupt("polls")),
+                _ => Err(corrupt("polls")),
+            })
+            .collect::<StoreResult<Vec<i64>>>()?,
+        _ => return Err(corrupt("polls")),
+    };
+    Ok(DeviceGrant {
+        grant_id: pk.strip_prefix("DEVICE#").ok_or_else(|| corrupt("pk"))?.to_owned(),
+        environment_id: get_s(item, "environment_id")?.to_owned(),
+        client_id: get_s(item, "client_id")?.to_owned(),
+        scopes: get_json(item, "scopes")?,
+        created_ms: get_n(item, "created_ms")?,
+        expires_at: get_n(item, TTL_ATTRIBUTE)?,
+        interval: u32::try_from(get_n(item, "interval")?).map_err(|_| corrupt("interval"))?,
+        polls,
+        requester: get_json(item, "requester")?,
+        decision: get_opt_json(item, "decision")?,
+        redeemed_ms: get_opt_n(item, "redeemed_ms")?,
+        refresh_token_hash: item
+            .get("refresh_token_hash")
+            .map(|_| get_s(item, "refresh_token_hash").map(str::to_owned))
+            .transpose()?,
+    })
+}
+
+fn flow_item(f: &FlowRecord) -> StoreResult<Item> {
+    let mut item = DynamoStore::key(flow_pk(&f.flow_id), "FLOW");
+    item.insert("environment_id".into(), s(&f.environment_id));
+    if let Some(app) = &f.application_id {
+        item.insert("application_id".into(), s(app));
+    }
+    item.insert("created_ms".into(), n(f.created_ms));
+    item.insert("expires_ms".into(), n(f.expires_ms));
+    item.insert(TTL_ATTRIBUTE.into(), n(f.expires_ms.div_euclid(1000) + 1));
+    if let Some(u) = &f.user {
+        item.insert("flow_user".into(), json(u)?);
+    }
+    if let Some(d) = &f.device {
+        item.insert("device".into(), json(d)?);
+    }
+    if let Some(c) = f.consent {
+        item.insert("consent".into(), Av::Bool(c));
+    }
+    Ok(item)
+}
+
+fn flow_from(item: &Item) -> StoreResult<FlowRecord> {
+    let pk = get_s(item, "pk")?;
+    Ok(FlowRecord {
+        flow_id: pk.strip_prefix("FLOW#").ok_or_else(|| corrupt("pk"))?.to_owned(),
+        environment_id: get_s(item, "environment_id")?.to_owned(),
+        application_id: item
+            .get("application_id")
+            .map(|_| get_s(item, "application_id").map(str::to_owned))
+            .transpose()?,
+        created_ms: get_n(item, "created_ms")?,
+        expires_ms: get_n(item, "expires_ms")?,
+        user: get_opt_json(item, "flow_user")?,
+        device: get_opt_json(item, "device")?,
+        consent: match item.get("consent") {
+            Some(Av::Bool(b)) => Some(*b),
+            None => None,
+            _ => return Err(corrupt("consent")),
+        },
+    })
+}
+
+/// Splits an UpdateItem result into the written item, or the item as it stood when the condition
+/// failed (`None` when it did not exist).
+fn conditional<E>(result: Result<Option<Item>, SdkError<UpdateItemError, E>>) -> StoreResult<Result<Item, Option<Item>>>
+where
+    E: std::fmt::Debug,
+{
+    match result {
+        Ok(Some(item)) => Ok(Ok(item)),
+        Ok(None) => Err(corrupt("update returned no attributes")),
+        Err(err) => match err.as_service_error() {
+            Some(UpdateItemError::ConditionalCheckFailedException(e)) => Ok(Err(e.item().cloned())),
+            _ => Err(unavailable(err)),
+        },
+    }
+}
+
+#[async_trait]
+impl DirectoryStore for DynamoStore {
+    async fn put_application(&self, app: &Application) -> StoreResult<()> {
+        let mut item = Self::key(env_pk(&app.environment_id), &format!("APP#{}", app.client_id));
+        item.insert("data".into(), json(app)?);
+        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn list_applications(&self, environment_id: &str) -> StoreResult<Vec<Application>> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :app)")
+            .expression_attribute_values(":pk", s(&env_pk(environment_id)))
+            .expression_attribute_values(":app", s("APP#"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        out.items().iter().map(|item| get_json(item, "data")).collect()
+    }
+
+    async fn put_user(&self, user: &User) -> StoreResult<()> {
+        let sk = format!("USER#{}", username_key(&user.username));
+        let mut item = Self::key(env_pk(&user.environment_id), &sk);
+        item.insert("data".into(), json(user)?);
+        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn find_user(&self, environment_id: &str, username: &str) -> StoreResult<Option<User>> {
+        let sk = format!("USER#{}", username_key(username));
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(env_pk(environment_id), &sk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        out.item().map(|item| get_json(item, "data")).transpose()
+    }
+}
+
+#[async_trait]
+impl DeviceGrantStore for DynamoStore {
+    async fn create_device_grant(
+        &self,
+        grant: &DeviceGrant,
+        user_code: &UserCodeEntry,
+        now_s: i64,
+    ) -> StoreResult<Created> {
+        let mut code_item = Self::key(user_code_pk(&user_code.environment_id, &user_code.user_code_hash), "USERCODE");
+        code_item.insert("data".into(), json(user_code)?);
+        code_item.insert(TTL_ATTRIBUTE.into(), n(user_code.expires_at));
+        let put_grant = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(grant_item(grant)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(build_err)?;
+        // A user code is free again once the grant holding it has expired (TTL may lag).
+        let claim_code = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(code_item))
+            .condition_expression("attribute_not_exists(pk) OR expires_at < :now")
+            .expression_attribute_values(":now", n(now_s))
+            .build()
+            .map_err(build_err)?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put_grant).build())
+            .transact_items(TransactWriteItem::builder().put(claim_code).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Created::Created),
+            Err(err) => match err.as_service_error() {
+                Some(e) if e.is_transaction_canceled_exception() => Ok(Created::UserCodeTaken),
+                _ => Err(unavailable(err)),
+            },
+        }
+    }
+
+    async fn record_poll(
+        &self,
+        grant_id: &str,
+        client_id: &str,
+        now_ms: i64,
+        max_polls: usize,
+    ) -> StoreResult<PollRecord> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(grant_pk(grant_id), "DEVICE")))
+            .update_expression("SET polls = list_append(polls, :poll)")
+            .condition_expression("attribute_exists(pk) AND client_id = :client AND size(polls) < :max")
+            .expression_attribute_values(":poll", Av::L(vec![n(now_ms)]))
+            .expression_attribute_values(":client", s(client_id))
+            .expression_attribute_values(":max", n(i64::try_from(max_polls).unwrap_or(i64::MAX)))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(OnFail::AllOld)
+            .send()
+            .await
+            .map(|out| out.attributes);
+        match conditional(result)? {
+            Ok(item) => Ok(PollRecord::Recorded(grant_from(&item)?)),
+            Err(Some(old)) => {
+                let grant = grant_from(&old)?;
+                if grant.client_id == client_id {
+                    Ok(PollRecord::LogFull(grant))
+                } else {
+                    Ok(PollRecord::Unknown)
+                }
+            }
+            Err(None) => Ok(PollRecord::Unknown),
+        }
+    }
+
+    async fn redeem_device_grant(
+        &self,
+        grant_id: &str,
+        now_ms: i64,
+        refresh_token_hash: Option<&str>,
+        keep_until: i64,
+    ) -> StoreResult<bool> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(grant_pk(grant_id), "DEVICE")))
+            .condition_expression(
+                "attribute_exists(decision) AND attribute_not_exists(redeemed_ms) AND approved = :yes",
+            )
+            .expression_attribute_values(":yes", Av::Bool(true))
+            .expression_attribute_values(":now", n(now_ms))
+            .expression_attribute_values(":keep", n(keep_until))
+            .return_values(ReturnValue::AllNew);
+        update = match refresh_token_hash {
+            Some(h) => update
+                .update_expression("SET redeemed_ms = :now, expires_at = :keep, refresh_token_hash = :rt")
+                .expression_attribute_values(":rt", s(h)),
+            None => update.update_expression("SET redeemed_ms = :now, expires_at = :keep"),
+        };
+        match conditional(update.send().await.map(|out| out.attributes))? {
+            Ok(_) => Ok(true),
+            Err(_) => Ok(false),
+        }
+    }
+
+    async fn find_user_code(&self, environment_id: &str, user_code_hash: &str) -> StoreResult<Option<UserCodeEntry>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(user_code_pk(environment_id, user_code_hash), "USERCODE")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        out.item().map(|item| get_json(item, "data")).transpose()
+    }
+}
+
+#[async_trait]
+impl FlowStore for DynamoStore {
+    async fn get_flow(&self, flow_id: &str) -> StoreResult<Option<FlowRecord>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(flow_pk(flow_id), "FLOW")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        out.item().map(flow_from).transpose()
+    }
+
+    async fn sign_on_flow(
+        &self,
+        fresh: &FlowRecord,
+        user: &FlowUser,
+        now_ms: i64,
+        expires_ms: i64,
+    ) -> StoreResult<FlowWrite> {
+        let seed = flow_item(fresh)?;
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(flow_pk(&fresh.flow_id), "FLOW")))
+            .update_expression(
+                "SET environment_id = if_not_exists(environment_id, :env), \
+                 created_ms = if_not_exists(created_ms, :created), \
+                 flow_user = :user, expires_ms = :exp, expires_at = :ttl",
+            )
+            .condition_expression("attribute_not_exists(pk) OR (attribute_not_exists(flow_user) AND expires_ms > :now)")
+            .expression_attribute_values(":env", s(&fresh.environment_id))
+            .expression_attribute_values(":created", n(fresh.created_ms))
+            .expression_attribute_values(":user", json(user)?)
+            .expression_attribute_values(":exp", n(expires_ms))
+            .expression_attribute_values(":ttl", n(expires_ms.div_euclid(1000) + 1))
+            .expression_attribute_values(":now", n(now_ms))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(OnFail::AllOld);
+        if let Some(app) = seed.get("application_id") {
+            update = update
+                .update_expression(
+                    "SET environment_id = if_not_exists(environment_id, :env), \
+                     created_ms = if_not_exists(created_ms, :created), \
+                     application_id = if_not_exists(application_id, :app), \
+                     flow_user = :user, expires_ms = :exp, expires_at = :ttl",
+                )
+                .expression_attribute_values(":app", app.clone());
+        }
+        flow_write(conditional(update.send().await.map(|out| out.attributes))?)
+    }
+
+    async fn verify_flow_device(
+        &self,
+        flow_id: &str,
+        device: &FlowDevice,
+        now_ms: i64,
+        expires_ms: i64,
+    ) -> StoreResult<FlowWrite> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(flow_pk(flow_id), "FLOW")))
+            .update_expression("SET device = :device, expires_ms = :exp, expires_at = :ttl")
+            .condition_expression("attribute_exists(flow_user) AND attribute_not_exists(device) AND expires_ms > :now")
+            .expression_attribute_values(":device", json(device)?)
+            .expression_attribute_values(":exp", n(expires_ms))
+            .expression_attribute_values(":ttl", n(expires_ms.div_euclid(1000) + 1))
+            .expression_attribute_values(":now", n(now_ms))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(OnFail::AllOld)
+            .send()
+            .await
+            .map(|out| out.attributes);
+        flow_write(conditional(result)?)
+    }
+
+    async fn decide_flow_device(
+        &self,
+        flow: &FlowRecord,
+        decision: &Decision,
+        now_ms: i64,
+        expires_ms: i64,
+    ) -> StoreResult<ConsentWrite> {
+        let Some(device) = &flow.device else {
+            return Ok(ConsentWrite::FlowConflict);
+        };
+        let flow_update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(flow_pk(&flow.flow_id), "FLOW")))
+            .update_expression("SET consent = :consent, expires_ms = :exp, expires_at = :ttl")
+            .condition_expression("attribute_not_exists(consent) AND device = :device AND expires_ms > :now")
+            .expression_attribute_values(":consent", Av::Bool(decision.approved))
+            .expression_attribute_values(":device", json(device)?)
+            .expression_attribute_values(":exp", n(expires_ms))
+            .expression_attribute_values(":ttl", n(expires_ms.div_euclid(1000) + 1))
+            .expression_attribute_values(":now", n(now_ms))
+            .build()
+            .map_err(build_err)?;
+        let grant_update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(grant_pk(&device.grant_id), "DEVICE")))
+            .update_expression("SET decision = :decision, approved = :approved")
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(decision) AND expires_at > :now_s")
+            .expression_attribute_values(":decision", json(decision)?)
+            .expression_attribute_values(":approved", Av::Bool(decision.approved))
+            .expression_attribute_values(":now_s", n(now_ms.div_euclid(1000)))
+            .build()
+            .map_err(build_err)?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(flow_update).build())
+            .transact_items(TransactWriteItem::builder().update(grant_update).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(ConsentWrite::Written),
+            Err(err) => match err.as_service_error() {
+                Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(e)) => {
+                    let failed = |i: usize| {
+                        e.cancellation_reasons()
+                            .get(i)
+                            .and_then(|r| r.code())
+                            .is_some_and(|c| c == "ConditionalCheckFailed")
+                    };
+                    if failed(0) {
+                        Ok(ConsentWrite::FlowConflict)
+                    } else if failed(1) {
+                        Ok(ConsentWrite::GrantClosed)
+                    } else {
+                        Err(unavailable(err))
+                    }
+                }
+                _ => Err(unavailable(err)),
+            },
+        }
+    }
+}
+
+fn flow_write(result: Result<Item, Option<Item>>) -> StoreResult<FlowWrite> {
+    match result {
+        Ok(item) => Ok(FlowWrite::Written(flow_from(&item)?)),
+        Err(old) => Ok(FlowWrite::Conflict(old.as_ref().map(flow_from).transpose()?)),
+    }
+}

@@ -1,0 +1,232 @@
+//! The embedded store: the same semantics as DynamoDB under one lock, for the local server and
+//! tests. Expired items stay readable until swept, as DynamoDB's lazy TTL leaves them.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+
+use super::*;
+use crate::model::username_key;
+
+/// Items expired longer than this are dropped on the next write (DynamoDB TTL's lag, in small).
+const SWEEP_GRACE_S: i64 = 3600;
+
+#[derive(Default)]
+struct Tables {
+    applications: HashMap<(String, String), Application>,
+    users: HashMap<(String, String), User>,
+    grants: HashMap<String, DeviceGrant>,
+    user_codes: HashMap<(String, String), UserCodeEntry>,
+    flows: HashMap<String, FlowRecord>,
+}
+
+#[derive(Default)]
+pub struct MemoryStore {
+    tables: Mutex<Tables>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Tables> {
+        self.tables.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Tables {
+    fn sweep(&mut self, now_s: i64) {
+        let dead = now_s - SWEEP_GRACE_S;
+        self.grants.retain(|_, g| g.expires_at > dead);
+        self.user_codes.retain(|_, u| u.expires_at > dead);
+        self.flows.retain(|_, f| f.expires_ms / 1000 > dead);
+    }
+}
+
+#[async_trait]
+impl DirectoryStore for MemoryStore {
+    async fn put_application(&self, app: &Application) -> StoreResult<()> {
+        let key = (app.environment_id.clone(), app.client_id.clone());
+        self.lock().applications.insert(key, app.clone());
+        Ok(())
+    }
+
+    async fn list_applications(&self, environment_id: &str) -> StoreResult<Vec<Application>> {
+        let tables = self.lock();
+        let mut apps: Vec<Application> =
+            tables.applications.values().filter(|a| a.environment_id == environment_id).cloned().collect();
+        apps.sort_by(|a, b| a.client_id.cmp(&b.client_id));
+        Ok(apps)
+    }
+
+    async fn put_user(&self, user: &User) -> StoreResult<()> {
+        let key = (user.environment_id.clone(), username_key(&user.username));
+        self.lock().users.insert(key, user.clone());
+        Ok(())
+    }
+
+    async fn find_user(&self, environment_id: &str, username: &str) -> StoreResult<Option<User>> {
+        let key = (environment_id.to_owned(), username_key(username));
+        Ok(self.lock().users.get(&key).cloned())
+    }
+}
+
+#[async_trait]
+impl DeviceGrantStore for MemoryStore {
+    async fn create_device_grant(
+        &self,
+        grant: &DeviceGrant,
+        user_code: &UserCodeEntry,
+        now_s: i64,
+    ) -> StoreResult<Created> {
+        let mut tables = self.lock();
+        tables.sweep(now_s);
+        let code_key = (user_code.environment_id.clone(), user_code.user_code_hash.clone());
+        let code_live = tables.user_codes.get(&code_key).is_some_and(|u| u.expires_at >= now_s);
+        if code_live || tables.grants.contains_key(&grant.grant_id) {
+            return Ok(Created::UserCodeTaken);
+        }
+        tables.user_codes.insert(code_key, user_code.clone());
+        tables.grants.insert(grant.grant_id.clone(), grant.clone());
+        Ok(Created::Created)
+    }
+
+    async fn record_poll(
+        &self,
+        grant_id: &str,
+        client_id: &str,
+        now_ms: i64,
+        max_polls: usize,
+    ) -> StoreResult<PollRecord> {
+        let mut tables = self.lock();
+        let Some(grant) = tables.grants.get_mut(grant_id) else {
+            return Ok(PollRecord::Unknown);
+        };
+        if grant.client_id != client_id {
+            return Ok(PollRecord::Unknown);
+        }
+        if grant.polls.len() >= max_polls {
+            return Ok(PollRecord::LogFull(grant.clone()));
+        }
+        grant.polls.push(now_ms);
+        Ok(PollRecord::Recorded(grant.clone()))
+    }
+
+    async fn redeem_device_grant(
+        &self,
+        grant_id: &str,
+        now_ms: i64,
+        refresh_token_hash: Option<&str>,
+        keep_until: i64,
+    ) -> StoreResult<bool> {
+        let mut tables = self.lock();
+        let Some(grant) = tables.grants.get_mut(grant_id) else {
+            return Ok(false);
+        };
+        let approved = grant.decision.as_ref().is_some_and(|d| d.approved);
+        if !approved || grant.redeemed_ms.is_some() {
+            return Ok(false);
+        }
+        grant.redeemed_ms = Some(now_ms);
+        grant.refresh_token_hash = refresh_token_hash.map(str::to_owned);
+        grant.expires_at = keep_until;
+        Ok(true)
+    }
+
+    async fn find_user_code(&self, environment_id: &str, user_code_hash: &str) -> StoreResult<Option<UserCodeEntry>> {
+        let key = (environment_id.to_owned(), user_code_hash.to_owned());
+        Ok(self.lock().user_codes.get(&key).cloned())
+    }
+}
+
+#[async_trait]
+impl FlowStore for MemoryStore {
+    async fn get_flow(&self, flow_id: &str) -> StoreResult<Option<FlowRecord>> {
+        Ok(self.lock().flows.get(flow_id).cloned())
+    }
+
+    async fn sign_on_flow(
+        &self,
+        fresh: &FlowRecord,
+        user: &FlowUser,
+        now_ms: i64,
+        expires_ms: i64,
+    ) -> StoreResult<FlowWrite> {
+        let mut tables = self.lock();
+        tables.sweep(now_ms / 1000);
+        let flow = match tables.flows.get(&fresh.flow_id) {
+            None => fresh.clone(),
+            Some(f) if f.expires_ms > now_ms && f.user.is_none() => f.clone(),
+            Some(f) => return Ok(FlowWrite::Conflict(Some(f.clone()))),
+        };
+        let flow = FlowRecord { user: Some(user.clone()), expires_ms, ..flow };
+        tables.flows.insert(flow.flow_id.clone(), flow.clone());
+        Ok(FlowWrite::Written(flow))
+    }
+
+    async fn verify_flow_device(
+        &self,
+        flow_id: &str,
+        device: &FlowDevice,
+        now_ms: i64,
+        expires_ms: i64,
+    ) -> StoreResult<FlowWrite> {
+        let mut tables = self.lock();
+        let Some(flow) = tables.flows.get_mut(flow_id) else {
+            return Ok(FlowWrite::Conflict(None));
+        };
+        if flow.expires_ms <= now_ms || flow.user.is_none() || flow.device.is_some() {
+            return Ok(FlowWrite::Conflict(Some(flow.clone())));
+        }
+        flow.device = Some(device.clone());
+        flow.expires_ms = expires_ms;
+        Ok(FlowWrite::Written(flow.clone()))
+    }
+
+    async fn decide_flow_device(
+        &self,
+        flow: &FlowRecord,
+        decision: &Decision,
+        now_ms: i64,
+        expires_ms: i64,
+    ) -> StoreResult<ConsentWrite> {
+        let mut tables = self.lock();
+        let Some(device) = &flow.device else {
+            return Ok(ConsentWrite::FlowConflict);
+        };
+        let flow_ok = tables
+            .flows
+            .get(&flow.flow_id)
+            .is_some_and(|f| f.expires_ms > now_ms && f.consent.is_none() && f.device.as_ref() == Some(device));
+        if !flow_ok {
+            return Ok(ConsentWrite::FlowConflict);
+        }
+        let grant_ok = tables
+            .grants
+            .get(&device.grant_id)
+            .is_some_and(|g| g.expires_at > now_ms.div_euclid(1000) && g.decision.is_none());
+        if !grant_ok {
+            return Ok(ConsentWrite::GrantClosed);
+        }
+        if let Some(stored) = tables.flows.get_mut(&flow.flow_id) {
+            stored.consent = Some(decision.approved);
+            stored.expires_ms = expires_ms;
+        }
+        if let Some(grant) = tables.grants.get_mut(&device.grant_id) {
+            grant.decision = Some(decision.clone());
+        }
+        Ok(ConsentWrite::Written)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    #[tokio::test]
+    async fn memory_store_meets_the_contract() {
+        super::super::contract::run_all(Arc::new(super::MemoryStore::new())).await;
+    }
+}
