@@ -1,1 +1,321 @@
+//! Black-box test harness: a local server on a free loopback port over either store, with a
+//! manual clock and a request counter, plus an HTTP client speaking both dialects.
+//!
+//! DynamoDB runs against a real DynamoDB-compatible server (moto) whose URL the test command
+//! exports as `DYNAMODB_ENDPOINT_URL`; each server gets its own fresh table.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use base64::engine::general_purpose::STANDARD as B64_STD;
+use base64::Engine;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
+use serde_json::Value;
+use shared::clock::{Clock, ManualClock, OsRandom};
+use shared::config::{Settings, StoreSettings};
+use shared::hashing::{Hasher, Purpose};
+use shared::model::{Application, GrantType, SigningAlg, TokenEndpointAuthMethod};
+use shared::store::counting::{CountingStore, RequestCounter};
+use shared::store::dynamodb::DynamoStore;
+use shared::store::memory::MemoryStore;
+use shared::store::Store;
+use shared::tokens::Signer;
+use shared::{App, Dialect};
+
+pub use shared::demo;
+pub use shared::demo::{DEVICE_APP_ID, ENVIRONMENT_ID as ENV, WEB_APP_ID, WEB_APP_SECRET};
+
+pub const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+/// A confidential device app authenticating with client_secret_post, signing with RS256.
+pub const POST_APP_ID: &str = "00000000-0000-4000-8000-0000000000b2";
+pub const POST_APP_SECRET: &str = "post-app-secret";
+/// An app without DEVICE_CODE.
+pub const WORKER_APP_ID: &str = "00000000-0000-4000-8000-0000000000c3";
+pub const WORKER_APP_SECRET: &str = "worker-secret";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreKind {
+    Memory,
+    DynamoDb,
+}
+
+pub const BOTH_STORES: [StoreKind; 2] = [StoreKind::Memory, StoreKind::DynamoDb];
+pub const BOTH_DIALECTS: [Dialect; 2] = [Dialect::PingOne, Dialect::PingFederate];
+
+/// The DynamoDB-compatible server the test command started.
+pub fn dynamodb_endpoint() -> String {
+    std::env::var("DYNAMODB_ENDPOINT_URL").unwrap_or_else(|_| {
+        panic!(
+            "DYNAMODB_ENDPOINT_URL is not set. The DynamoDB tests need a DynamoDB-compatible server: \
+             run the README's test command (infra/scripts/test.sh starts moto), or start one and export its URL."
+        )
+    })
+}
+
+/// A fresh table on the test DynamoDB server.
+pub async fn fresh_dynamo_table() -> DynamoStore {
+    let client = DynamoStore::client(Some(&dynamodb_endpoint())).await;
+    let store = DynamoStore::new(client, format!("ping-test-{}", uuid::Uuid::new_v4()));
+    store.create_table().await.expect("create a table on the test DynamoDB server");
+    store
+}
+
+pub struct TestServer {
+    pub server: local_server::Server,
+    pub app: Arc<App>,
+    pub clock: Arc<ManualClock>,
+    pub counter: Arc<RequestCounter>,
+    pub base: String,
+    pub http: reqwest::Client,
+    /// The raw DynamoDB store, for scanning the table.
+    pub dynamo: Option<Arc<DynamoStore>>,
+}
+
+/// One of the two ways to present client credentials, or none (public client).
+#[derive(Clone, Copy, Debug)]
+pub enum Auth<'a> {
+    Public(&'a str),
+    Basic(&'a str, &'a str),
+    Post(&'a str, &'a str),
+}
+
+impl TestServer {
+    pub async fn start(kind: StoreKind) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (inner, dynamo): (Arc<dyn Store>, Option<Arc<DynamoStore>>) = match kind {
+            StoreKind::Memory => (Arc::new(MemoryStore::new()), None),
+            StoreKind::DynamoDb => {
+                let store = Arc::new(fresh_dynamo_table().await);
+                (store.clone(), Some(store))
+            }
+        };
+        let (counting, counter) = CountingStore::new(inner);
+        let settings = Settings {
+            public_base_url: base.clone(),
+            default_environment_id: ENV.to_owned(),
+            store: match kind {
+                StoreKind::Memory => StoreSettings::Memory,
+                StoreKind::DynamoDb => StoreSettings::DynamoDb { table: "test".into(), endpoint_url: None },
+            },
+            directory_cache_ms: 60_000,
+            hash_key: None,
+            signing_keys: None,
+        };
+        let clock = Arc::new(ManualClock::new(shared::clock::SystemClock.now_ms()));
+        let hasher = Hasher::new(&shared::clock::random_bytes::<32>(&OsRandom));
+        let app = Arc::new(App::new(
+            settings,
+            Arc::new(counting),
+            hasher,
+            Signer::generate(),
+            clock.clone(),
+            Arc::new(OsRandom),
+        ));
+        demo::seed(&app).await.expect("seed demo data");
+        for extra in test_apps(&app) {
+            app.store.put_application(&extra).await.expect("seed test apps");
+        }
+        app.invalidate_applications(ENV);
+        let server = local_server::Server::serve(app.clone(), listener).expect("serve");
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        counter.take();
+        Self { server, app, clock, counter, base, http, dynamo }
+    }
+
+    pub async fn stop(self) {
+        self.server.stop().await;
+    }
+
+    /// Advances the server's clock.
+    pub fn advance_s(&self, seconds: i64) {
+        self.clock.advance_ms(seconds * 1000);
+    }
+
+    /// Store requests per operation since the last call.
+    pub fn requests(&self) -> BTreeMap<&'static str, u64> {
+        self.counter.take()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn device_authorization_url(&self, dialect: Dialect) -> String {
+        match dialect {
+            Dialect::PingOne => self.url(&format!("/{ENV}/as/device_authorization")),
+            Dialect::PingFederate => self.url("/as/device_authz.oauth2"),
+        }
+    }
+
+    pub fn token_url(&self, dialect: Dialect) -> String {
+        match dialect {
+            Dialect::PingOne => self.url(&format!("/{ENV}/as/token")),
+            Dialect::PingFederate => self.url("/as/token.oauth2"),
+        }
+    }
+
+    pub fn jwks_url(&self, dialect: Dialect) -> String {
+        match dialect {
+            Dialect::PingOne => self.url(&format!("/{ENV}/as/jwks")),
+            Dialect::PingFederate => self.url("/pf/JWKS"),
+        }
+    }
+
+    pub fn issuer(&self, dialect: Dialect) -> String {
+        self.app.issuer(dialect, ENV)
+    }
+
+    /// POSTs a form with client credentials; returns status, headers and JSON body.
+    pub async fn post_form(&self, url: &str, auth: Auth<'_>, fields: &[(&str, &str)]) -> Answer {
+        let mut form: Vec<(&str, &str)> = fields.to_vec();
+        let mut request = self.http.post(url);
+        match auth {
+            Auth::Public(id) => form.push(("client_id", id)),
+            Auth::Post(id, secret) => {
+                form.push(("client_id", id));
+                form.push(("client_secret", secret));
+            }
+            Auth::Basic(id, secret) => {
+                request = request.header(AUTHORIZATION, format!("Basic {}", B64_STD.encode(format!("{id}:{secret}"))));
+            }
+        }
+        let body = serde_urlencoded(&form);
+        Answer::read(
+            request.header(CONTENT_TYPE, "application/x-www-form-urlencoded").body(body).send().await.expect("send"),
+        )
+        .await
+    }
+
+    pub async fn device_authorization(&self, dialect: Dialect, auth: Auth<'_>, scope: &str) -> Answer {
+        self.post_form(&self.device_authorization_url(dialect), auth, &[("scope", scope)]).await
+    }
+
+    pub async fn poll(&self, dialect: Dialect, auth: Auth<'_>, device_code: &str) -> Answer {
+        self.post_form(&self.token_url(dialect), auth, &[("grant_type", DEVICE_GRANT), ("device_code", device_code)])
+            .await
+    }
+
+    /// `GET /{env}/device[/{app}]`: the new flow's id from the redirect.
+    pub async fn start_flow(&self, app_identifier: Option<&str>) -> String {
+        let path = match app_identifier {
+            Some(app) => format!("/{ENV}/device/{app}"),
+            None => format!("/{ENV}/device"),
+        };
+        let response = self.http.get(self.url(&path)).send().await.expect("send");
+        assert_eq!(response.status(), 302, "flow start redirects to the sign-on UI");
+        let location = response.headers()["location"].to_str().unwrap().to_owned();
+        let query = location.split_once("?flowId=").expect("flowId in Location").1;
+        query.split('&').next().unwrap().to_owned()
+    }
+
+    pub async fn get_flow(&self, flow_id: &str) -> Answer {
+        Answer::read(self.http.get(self.url(&format!("/{ENV}/flows/{flow_id}"))).send().await.expect("send")).await
+    }
+
+    /// POSTs a flow action with its vnd media type.
+    pub async fn flow_action(&self, flow_id: &str, action: &str, body: Value) -> Answer {
+        let response = self
+            .http
+            .post(self.url(&format!("/{ENV}/flows/{flow_id}")))
+            .header(CONTENT_TYPE, format!("application/vnd.pingidentity.{action}+json"))
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("send");
+        Answer::read(response).await
+    }
+
+    /// The person's whole side: start, sign on as the demo user, enter the code, answer.
+    pub async fn approve(&self, user_code: &str, accept: bool) -> String {
+        let flow = self.start_flow(None).await;
+        let login = self
+            .flow_action(&flow, "usernamePassword.check", serde_json::json!({"username": "demo", "password": "demo-password"}))
+            .await;
+        assert_eq!(login.json["status"], "DAG_USER_CODE_REQUIRED", "{login:?}");
+        let verify = self.flow_action(&flow, "deviceAuthGrant.userCode.verify", serde_json::json!({"userCode": user_code})).await;
+        assert_eq!(verify.json["status"], "DAG_CONSENT_REQUIRED", "{verify:?}");
+        let consent = self.flow_action(&flow, "deviceAuthGrant.consent", serde_json::json!({"accept": accept})).await;
+        assert_eq!(consent.json["status"], if accept { "COMPLETED" } else { "FAILED" }, "{consent:?}");
+        flow
+    }
+}
+
+/// Test-only applications beside the demo ones.
+fn test_apps(app: &App) -> Vec<Application> {
+    let mut post = Application::new(ENV, POST_APP_ID, "Post TV");
+    post.grant_types = vec![GrantType::DeviceCode];
+    post.token_endpoint_auth_method = TokenEndpointAuthMethod::ClientSecretPost;
+    post.client_secret_hash = Some(app.hasher.digest(Purpose::ClientSecret, POST_APP_ID, POST_APP_SECRET));
+    post.scopes = vec!["openid".into(), "email".into()];
+    post.token_signing_alg = SigningAlg::RS256;
+    post.user_code_length = 10;
+    let mut worker = Application::new(ENV, WORKER_APP_ID, "Worker");
+    worker.grant_types = vec![GrantType::ClientCredentials];
+    worker.token_endpoint_auth_method = TokenEndpointAuthMethod::ClientSecretBasic;
+    worker.client_secret_hash = Some(app.hasher.digest(Purpose::ClientSecret, WORKER_APP_ID, WORKER_APP_SECRET));
+    vec![post, worker]
+}
+
+fn serde_urlencoded(fields: &[(&str, &str)]) -> String {
+    let mut out = String::new();
+    for (k, v) in fields {
+        if !out.is_empty() {
+            out.push('&');
+        }
+        out.push_str(&shared::http::encode_query_value(k));
+        out.push('=');
+        out.push_str(&shared::http::encode_query_value(v));
+    }
+    out
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub json: Value,
+}
+
+impl Answer {
+    pub async fn read(response: reqwest::Response) -> Self {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("body");
+        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Self { status, headers, json }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts an OAuth error with status, code and exact description.
+    pub fn assert_oauth_error(&self, status: u16, error: &str, description: &str) {
+        assert_eq!(self.status, status, "{self:?}");
+        assert_eq!(self.json["error"], error, "{self:?}");
+        assert_eq!(self.json["error_description"], description, "{self:?}");
+        assert_eq!(self.header("cache-control"), Some("no-store"), "{self:?}");
+    }
+
+    pub fn str(&self, field: &str) -> String {
+        self.json[field].as_str().unwrap_or_else(|| panic!("{field} missing in {self:?}")).to_owned()
+    }
+}
+
+/// Verifies a JWT against a JWKS document the way a resource server would, returning its header
+/// `typ` and claims.
+pub fn verify_jwt(token: &str, jwks: &Value, issuer: &str, audience: &str) -> (String, Value) {
+    use jsonwebtoken::{decode, decode_header, jwk::JwkSet, DecodingKey, Validation};
+    let header = decode_header(token).expect("JWT header");
+    let set: JwkSet = serde_json::from_value(jwks.clone()).expect("JWKS");
+    let kid = header.kid.as_deref().expect("kid on every token");
+    let jwk = set.find(kid).expect("token kid is published in the JWKS");
+    let mut validation = Validation::new(header.alg);
+    validation.set_issuer(&[issuer]);
+    validation.set_audience(&[audience]);
+    validation.leeway = 0;
+    let data = decode::<Value>(token, &DecodingKey::from_jwk(jwk).unwrap(), &validation).expect("valid signature and claims");
+    (header.typ.unwrap_or_default(), data.claims)
+}

@@ -1,1 +1,6 @@
-fn main() {}
+//! Lambda function for `Endpoint::Token` (its routes are in `shared::routes::ROUTES`).
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    functions::run(shared::routes::Endpoint::Token).await
+}

@@ -30,7 +30,11 @@ pub struct Server {
 impl Server {
     /// Binds `addr` (port 0 picks a free port) and serves until `stop`.
     pub async fn start(app: Arc<App>, addr: SocketAddr) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(addr).await?;
+        Self::serve(app, TcpListener::bind(addr).await?)
+    }
+
+    /// Serves on a bound listener (so a caller can learn the port before building the app).
+    pub fn serve(app: Arc<App>, listener: TcpListener) -> std::io::Result<Self> {
         let addr = listener.local_addr()?;
         let (stop, mut stopped) = watch::channel(false);
         let task = tokio::spawn(async move {

@@ -1,0 +1,49 @@
+//! What every Lambda function shares: build the app once at cold start, then convert each API
+//! Gateway (HTTP API, payload 2.0) event to the shared request type and back.
+
+use std::sync::Arc;
+
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Error, Request as LambdaRequest, RequestExt, Response as LambdaResponse};
+use shared::http::Request;
+use shared::routes::{dispatch_only, Endpoint};
+use shared::{App, Settings};
+
+/// Runs the Lambda function serving `endpoint`. Configuration errors stop the cold start with a
+/// message rather than failing every request.
+pub async fn run(endpoint: Endpoint) -> Result<(), Error> {
+    tracing_subscriber_init();
+    let settings = Settings::from_env().map_err(|e| format!("configuration: {e}"))?;
+    let app = Arc::new(App::from_settings(settings).await.map_err(|e| format!("configuration: {e}"))?);
+    lambda_http::run(lambda_http::service_fn(move |event: LambdaRequest| {
+        let app = app.clone();
+        async move { Ok::<_, Error>(respond(&app, endpoint, event).await) }
+    }))
+    .await
+}
+
+/// One JSON log line per event; the level comes from `RUST_LOG` (default `info`).
+fn tracing_subscriber_init() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    tracing_subscriber::fmt().json().with_env_filter(filter).without_time().with_target(false).init();
+}
+
+async fn respond(app: &App, endpoint: Endpoint, event: LambdaRequest) -> LambdaResponse<Body> {
+    let source_ip = match event.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.as_deref().and_then(|ip| ip.parse().ok()),
+        _ => None,
+    };
+    let path = event.raw_http_path().to_owned();
+    let query = event.uri().query().map(str::to_owned);
+    let (parts, body) = event.into_parts();
+    let body = match body {
+        Body::Empty => Vec::new(),
+        Body::Text(text) => text.into_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => Vec::new(),
+    };
+    let request = Request { method: parts.method, path, query, headers: parts.headers, body, source_ip };
+    let response = dispatch_only(app, request, Some(endpoint)).await;
+    let (parts, body) = response.into_parts();
+    LambdaResponse::from_parts(parts, Body::from(body))
+}

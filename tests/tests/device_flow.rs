@@ -1,0 +1,192 @@
+//! The full device flow over HTTP against the local server, on both stores and in both dialects,
+//! with the request budget of every step and what a table scan may find.
+
+use blackbox::*;
+use serde_json::Value;
+use shared::store::counting::total;
+use shared::Dialect;
+
+const SCOPE: &str = "openid profile email offline_access";
+
+async fn full_flow(kind: StoreKind, dialect: Dialect) {
+    let s = TestServer::start(kind).await;
+    let auth = Auth::Public(DEVICE_APP_ID);
+    let grant = s.device_authorization(dialect, auth, SCOPE).await;
+    assert_eq!(grant.status, 200, "{grant:?}");
+    assert_eq!(grant.header("cache-control"), Some("no-store"));
+    let user_code = grant.str("user_code");
+    let device_code = grant.str("device_code");
+    assert!(user_code.len() == 9 && user_code.as_bytes()[4] == b'-', "XXXX-XXXX: {user_code}");
+    assert!(device_code.len() >= 43, "256 bits, base64url");
+    let expected_uri = match dialect {
+        Dialect::PingOne => s.url(&format!("/{ENV}/device/tv")),
+        Dialect::PingFederate => s.url("/as/user_authz.oauth2"),
+    };
+    assert_eq!(grant.str("verification_uri"), expected_uri);
+    assert_eq!(grant.str("verification_uri_complete"), format!("{expected_uri}?user_code={user_code}"));
+    assert_eq!((grant.json["expires_in"].as_u64(), grant.json["interval"].as_u64()), (Some(600), Some(5)));
+
+    let pending = s.poll(dialect, auth, &device_code).await;
+    pending.assert_oauth_error(400, "authorization_pending", "The authorization request is still pending; poll again after the interval.");
+
+    s.approve(&user_code, true).await;
+    s.advance_s(5);
+    let tokens = s.poll(dialect, auth, &device_code).await;
+    assert_eq!(tokens.status, 200, "{tokens:?}");
+    assert_eq!(tokens.header("cache-control"), Some("no-store"));
+    assert_eq!(tokens.json["token_type"], "Bearer");
+    assert_eq!(tokens.json["scope"], SCOPE);
+    assert_eq!(tokens.json["expires_in"], 3600);
+
+    let jwks: Value = s.http.get(s.jwks_url(dialect)).send().await.unwrap().json().await.unwrap();
+    let issuer = s.issuer(dialect);
+    let (typ, access) = verify_jwt(&tokens.str("access_token"), &jwks, &issuer, &issuer);
+    assert_eq!(typ, "at+jwt", "RFC 9068 access token type");
+    assert_eq!(access["sub"], demo::USER_ID);
+    assert_eq!(access["client_id"], DEVICE_APP_ID);
+    assert_eq!(access["scope"], SCOPE);
+    assert!(access["jti"].is_string() && access["sid"].is_string() && access["auth_time"].is_i64());
+    let (_, id) = verify_jwt(&tokens.str("id_token"), &jwks, &issuer, DEVICE_APP_ID);
+    assert_eq!(id["sub"], demo::USER_ID);
+    assert_eq!(id["preferred_username"], "demo");
+    assert_eq!(id["given_name"], "Demo");
+    assert_eq!(id["email"], "demo@example.com");
+    assert_eq!(id["sid"], access["sid"]);
+    assert_eq!(id["at_hash"], shared::tokens::at_hash(&tokens.str("access_token")));
+    assert!(tokens.str("refresh_token").len() > 40, "the app has REFRESH_TOKEN");
+
+    s.advance_s(5);
+    let replay = s.poll(dialect, auth, &device_code).await;
+    replay.assert_oauth_error(400, "invalid_grant", "Device code not found, expired or invalid");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn full_flow_on_memory_in_both_dialects() {
+    for dialect in BOTH_DIALECTS {
+        full_flow(StoreKind::Memory, dialect).await;
+    }
+}
+
+#[tokio::test]
+async fn full_flow_on_dynamodb_in_both_dialects() {
+    for dialect in BOTH_DIALECTS {
+        full_flow(StoreKind::DynamoDb, dialect).await;
+    }
+}
+
+/// Requests of each step, asserted against the budget; printed for the record.
+async fn request_budget(kind: StoreKind) {
+    let s = TestServer::start(kind).await;
+    let auth = Auth::Public(DEVICE_APP_ID);
+    // Warm the instance's application cache (one query per instance per minute).
+    s.device_authorization(Dialect::PingOne, auth, "openid").await;
+    assert_eq!(s.requests().get("list_applications"), Some(&1), "cold cache: one query");
+
+    let grant = s.device_authorization(Dialect::PingOne, auth, "openid").await;
+    let step = s.requests();
+    assert_eq!(step.get("create_device_grant"), Some(&1), "device authorization is one write: {step:?}");
+    let mut flow_total = total(&step);
+    assert_eq!(flow_total, 1, "{step:?}");
+
+    let flow = s.start_flow(None).await;
+    let start = s.requests();
+    assert_eq!(total(&start), 0, "flow start writes nothing: {start:?}");
+
+    let n_pending = 3;
+    for _ in 0..n_pending {
+        s.advance_s(5);
+        s.poll(Dialect::PingOne, auth, &grant.str("device_code")).await.assert_oauth_error(
+            400,
+            "authorization_pending",
+            "The authorization request is still pending; poll again after the interval.",
+        );
+        let poll = s.requests();
+        assert_eq!(total(&poll), 1, "a pending poll is one request: {poll:?}");
+        flow_total += 1;
+    }
+    // A poll sooner than the interval: slow_down, also one request.
+    let early = s.poll(Dialect::PingOne, auth, &grant.str("device_code")).await;
+    assert_eq!(early.json["error"], "slow_down");
+    assert_eq!(total(&s.requests()), 1, "a slow_down poll is one request");
+    flow_total += 1;
+
+    let login = s
+        .flow_action(&flow, "usernamePassword.check", serde_json::json!({"username": "demo", "password": "demo-password"}))
+        .await;
+    assert_eq!(login.status, 200);
+    let login_requests = s.requests();
+    assert_eq!(total(&login_requests), 2, "login: user lookup + flow write: {login_requests:?}");
+    let verify =
+        s.flow_action(&flow, "deviceAuthGrant.userCode.verify", serde_json::json!({"userCode": grant.str("user_code")})).await;
+    assert_eq!(verify.status, 200);
+    let verify_requests = s.requests();
+    assert_eq!(total(&verify_requests), 2, "verify: code lookup + flow write: {verify_requests:?}");
+    let consent = s.flow_action(&flow, "deviceAuthGrant.consent", serde_json::json!({"accept": true})).await;
+    assert_eq!(consent.json["status"], "COMPLETED");
+    let consent_requests = s.requests();
+    assert_eq!(total(&consent_requests), 2, "consent: flow read + one transaction: {consent_requests:?}");
+    flow_total += total(&login_requests) + total(&verify_requests) + total(&consent_requests);
+
+    s.advance_s(15);
+    let tokens = s.poll(Dialect::PingOne, auth, &grant.str("device_code")).await;
+    assert_eq!(tokens.status, 200, "{tokens:?}");
+    let issue = s.requests();
+    assert!(total(&issue) <= 2, "a successful token issue is at most two requests: {issue:?}");
+    flow_total += total(&issue);
+
+    let polls = n_pending + 2;
+    println!(
+        "{kind:?}: device_authorization 1, flow start 0, login {}, verify {}, consent {}, pending/slow_down poll 1, \
+         token issue {}; whole flow with N={polls} polls: {flow_total} = N + {}",
+        total(&login_requests),
+        total(&verify_requests),
+        total(&consent_requests),
+        total(&issue),
+        flow_total - polls as u64
+    );
+    assert!(flow_total <= polls as u64 + 8, "whole flow within N + 8: {flow_total} for N = {polls}");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn request_budget_on_memory() {
+    request_budget(StoreKind::Memory).await;
+}
+
+#[tokio::test]
+async fn request_budget_on_dynamodb() {
+    request_budget(StoreKind::DynamoDb).await;
+}
+
+/// After a whole flow, nothing in the table holds a raw device code, user code, password, client
+/// secret or refresh token.
+#[tokio::test]
+async fn dynamodb_table_holds_no_raw_secrets() {
+    let s = TestServer::start(StoreKind::DynamoDb).await;
+    let auth = Auth::Basic(WEB_APP_ID, WEB_APP_SECRET);
+    let grant = s.device_authorization(Dialect::PingOne, auth, "openid offline_access").await;
+    assert_eq!(grant.status, 200, "{grant:?}");
+    s.approve(&grant.str("user_code"), true).await;
+    let tokens = s.poll(Dialect::PingOne, auth, &grant.str("device_code")).await;
+    assert_eq!(tokens.status, 200, "{tokens:?}");
+    let refresh = tokens.str("refresh_token");
+    let refresh_secret = refresh.split_once('.').unwrap().1.to_owned();
+
+    let items = s.dynamo.as_ref().unwrap().scan_all().await.unwrap();
+    assert!(items.len() >= 6, "apps, user, grant, user code and flow are all there: {}", items.len());
+    let dump = format!("{items:?}");
+    let user_code = grant.str("user_code");
+    let forbidden = [
+        ("device code", grant.str("device_code")),
+        ("user code", user_code.clone()),
+        ("user code without dash", user_code.replace('-', "")),
+        ("password", demo::PASSWORD.to_owned()),
+        ("client secret", WEB_APP_SECRET.to_owned()),
+        ("refresh token secret", refresh_secret),
+    ];
+    for (what, value) in forbidden {
+        assert!(!dump.contains(&value), "the table holds a raw {what}");
+    }
+    s.stop().await;
+}
