@@ -230,10 +230,16 @@ impl TestServer {
     pub async fn approve(&self, user_code: &str, accept: bool) -> String {
         let flow = self.start_flow(None).await;
         let login = self
-            .flow_action(&flow, "usernamePassword.check", serde_json::json!({"username": "demo", "password": "demo-password"}))
+            .flow_action(
+                &flow,
+                "usernamePassword.check",
+                serde_json::json!({"username": "demo", "password": "demo-password"}),
+            )
             .await;
         assert_eq!(login.json["status"], "DAG_USER_CODE_REQUIRED", "{login:?}");
-        let verify = self.flow_action(&flow, "deviceAuthGrant.userCode.verify", serde_json::json!({"userCode": user_code})).await;
+        let verify = self
+            .flow_action(&flow, "deviceAuthGrant.userCode.verify", serde_json::json!({"userCode": user_code}))
+            .await;
         assert_eq!(verify.json["status"], "DAG_CONSENT_REQUIRED", "{verify:?}");
         let consent = self.flow_action(&flow, "deviceAuthGrant.consent", serde_json::json!({"accept": accept})).await;
         assert_eq!(consent.json["status"], if accept { "COMPLETED" } else { "FAILED" }, "{consent:?}");
@@ -316,6 +322,7 @@ pub fn verify_jwt(token: &str, jwks: &Value, issuer: &str, audience: &str) -> (S
     validation.set_issuer(&[issuer]);
     validation.set_audience(&[audience]);
     validation.leeway = 0;
-    let data = decode::<Value>(token, &DecodingKey::from_jwk(jwk).unwrap(), &validation).expect("valid signature and claims");
+    let data =
+        decode::<Value>(token, &DecodingKey::from_jwk(jwk).unwrap(), &validation).expect("valid signature and claims");
     (header.typ.unwrap_or_default(), data.claims)
 }

@@ -27,7 +27,11 @@ async fn full_flow(kind: StoreKind, dialect: Dialect) {
     assert_eq!((grant.json["expires_in"].as_u64(), grant.json["interval"].as_u64()), (Some(600), Some(5)));
 
     let pending = s.poll(dialect, auth, &device_code).await;
-    pending.assert_oauth_error(400, "authorization_pending", "The authorization request is still pending; poll again after the interval.");
+    pending.assert_oauth_error(
+        400,
+        "authorization_pending",
+        "The authorization request is still pending; poll again after the interval.",
+    );
 
     s.approve(&user_code, true).await;
     s.advance_s(5);
@@ -112,13 +116,18 @@ async fn request_budget(kind: StoreKind) {
     flow_total += 1;
 
     let login = s
-        .flow_action(&flow, "usernamePassword.check", serde_json::json!({"username": "demo", "password": "demo-password"}))
+        .flow_action(
+            &flow,
+            "usernamePassword.check",
+            serde_json::json!({"username": "demo", "password": "demo-password"}),
+        )
         .await;
     assert_eq!(login.status, 200);
     let login_requests = s.requests();
     assert_eq!(total(&login_requests), 2, "login: user lookup + flow write: {login_requests:?}");
-    let verify =
-        s.flow_action(&flow, "deviceAuthGrant.userCode.verify", serde_json::json!({"userCode": grant.str("user_code")})).await;
+    let verify = s
+        .flow_action(&flow, "deviceAuthGrant.userCode.verify", serde_json::json!({"userCode": grant.str("user_code")}))
+        .await;
     assert_eq!(verify.status, 200);
     let verify_requests = s.requests();
     assert_eq!(total(&verify_requests), 2, "verify: code lookup + flow write: {verify_requests:?}");
