@@ -1,9 +1,9 @@
 //! The full device flow over HTTP against the local server, on both stores and in both dialects,
 //! with the request budget of every step and what a table scan may find.
 
+use blackbox::budget::measure_request_budget;
 use blackbox::*;
 use serde_json::Value;
-use shared::store::counting::total;
 use shared::Dialect;
 
 const SCOPE: &str = "openid profile email offline_access";
@@ -79,83 +79,21 @@ async fn full_flow_on_dynamodb_in_both_dialects() {
     }
 }
 
-/// Requests of each step, asserted against the budget; printed for the record.
+/// Requests of each step, asserted against the budget (`cargo run -p blackbox --bin request-budget`
+/// prints the same figures).
 async fn request_budget(kind: StoreKind) {
-    let s = TestServer::start(kind).await;
-    let auth = Auth::Public(DEVICE_APP_ID);
-    // Warm the instance's application cache (one query per instance per minute).
-    s.device_authorization(Dialect::PingOne, auth, "openid").await;
-    assert_eq!(s.requests().get("list_applications"), Some(&1), "cold cache: one query");
-
-    let grant = s.device_authorization(Dialect::PingOne, auth, "openid").await;
-    let step = s.requests();
-    assert_eq!(step.get("create_device_grant"), Some(&1), "device authorization is one write: {step:?}");
-    let mut flow_total = total(&step);
-    assert_eq!(flow_total, 1, "{step:?}");
-
-    let flow = s.start_flow(None).await;
-    let start = s.requests();
-    assert_eq!(total(&start), 0, "flow start writes nothing: {start:?}");
-
-    let n_pending = 3;
-    for _ in 0..n_pending {
-        s.advance_s(5);
-        s.poll(Dialect::PingOne, auth, &grant.str("device_code")).await.assert_oauth_error(
-            400,
-            "authorization_pending",
-            "The authorization request is still pending; poll again after the interval.",
-        );
-        let poll = s.requests();
-        assert_eq!(total(&poll), 1, "a pending poll is one request: {poll:?}");
-        flow_total += 1;
-    }
-    // A poll sooner than the interval: slow_down, also one request.
-    let early = s.poll(Dialect::PingOne, auth, &grant.str("device_code")).await;
-    assert_eq!(early.json["error"], "slow_down");
-    assert_eq!(total(&s.requests()), 1, "a slow_down poll is one request");
-    flow_total += 1;
-
-    let login = s
-        .flow_action(
-            &flow,
-            "usernamePassword.check",
-            serde_json::json!({"username": "demo", "password": "demo-password"}),
-        )
-        .await;
-    assert_eq!(login.status, 200);
-    let login_requests = s.requests();
-    assert_eq!(total(&login_requests), 2, "login: user lookup + flow write: {login_requests:?}");
-    let verify = s
-        .flow_action(&flow, "deviceAuthGrant.userCode.verify", serde_json::json!({"userCode": grant.str("user_code")}))
-        .await;
-    assert_eq!(verify.status, 200);
-    let verify_requests = s.requests();
-    assert_eq!(total(&verify_requests), 2, "verify: code lookup + flow write: {verify_requests:?}");
-    let consent = s.flow_action(&flow, "deviceAuthGrant.consent", serde_json::json!({"accept": true})).await;
-    assert_eq!(consent.json["status"], "COMPLETED");
-    let consent_requests = s.requests();
-    assert_eq!(total(&consent_requests), 2, "consent: flow read + one transaction: {consent_requests:?}");
-    flow_total += total(&login_requests) + total(&verify_requests) + total(&consent_requests);
-
-    s.advance_s(15);
-    let tokens = s.poll(Dialect::PingOne, auth, &grant.str("device_code")).await;
-    assert_eq!(tokens.status, 200, "{tokens:?}");
-    let issue = s.requests();
-    assert!(total(&issue) <= 2, "a successful token issue is at most two requests: {issue:?}");
-    flow_total += total(&issue);
-
-    let polls = n_pending + 2;
-    println!(
-        "{kind:?}: device_authorization 1, flow start 0, login {}, verify {}, consent {}, pending/slow_down poll 1, \
-         token issue {}; whole flow with N={polls} polls: {flow_total} = N + {}",
-        total(&login_requests),
-        total(&verify_requests),
-        total(&consent_requests),
-        total(&issue),
-        flow_total - polls as u64
-    );
-    assert!(flow_total <= polls as u64 + 8, "whole flow within N + 8: {flow_total} for N = {polls}");
-    s.stop().await;
+    let b = measure_request_budget(kind).await;
+    println!("{}", b.report(kind));
+    assert_eq!(b.cold_cache_queries, 1, "a cold instance loads the environment's applications once");
+    assert_eq!(b.device_authorization, 1, "device authorization is one write");
+    assert_eq!(b.flow_start, 0, "flow start writes nothing");
+    assert!(b.pending_polls.iter().all(|n| *n == 1), "every pending poll is one request: {:?}", b.pending_polls);
+    assert_eq!(b.slow_down_poll, 1, "a slow_down poll is one request");
+    assert_eq!(b.login, 2, "login: user lookup + flow write");
+    assert_eq!(b.verify, 2, "verify: code lookup + flow write");
+    assert_eq!(b.consent, 2, "consent: flow read + one transaction");
+    assert!(b.token_issue <= 2, "a successful token issue is at most two requests");
+    assert!(b.whole_flow <= b.polls + 8, "whole flow within N + 8: {} for N = {}", b.whole_flow, b.polls);
 }
 
 #[tokio::test]

@@ -71,9 +71,12 @@ async fn main() {
 }
 
 async fn run(args: Args) -> Result<(), String> {
+    let listener =
+        tokio::net::TcpListener::bind(args.addr).await.map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let mut settings = Settings::from_env()?;
     if std::env::var_os("PUBLIC_BASE_URL").is_none() {
-        settings.public_base_url = format!("http://{}", args.addr);
+        settings.public_base_url = format!("http://{addr}");
     }
     let store: Arc<dyn Store> = match &args.dynamodb_endpoint {
         None => Arc::new(MemoryStore::new()),
@@ -100,9 +103,7 @@ async fn run(args: Args) -> Result<(), String> {
     let base = settings.public_base_url.clone();
     let app = Arc::new(App::new(settings, store, hasher, signer, Arc::new(SystemClock), Arc::new(OsRandom)));
     shared::demo::seed(&app).await.map_err(|e| e.to_string())?;
-    let server = local_server::Server::start(app, args.addr)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
+    let server = local_server::Server::serve(app, listener).map_err(|e| e.to_string())?;
     println!("Ping-compatible authorization server listening on {}", server.url());
     println!("{}", shared::demo::describe(&base));
     tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;
