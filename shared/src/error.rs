@@ -9,6 +9,16 @@ use serde::Serialize;
 use crate::http::{json, no_store, Response};
 use crate::store::StoreError;
 
+/// An error that knows its HTTP answer.
+pub trait ErrorResponse {
+    fn into_response(self) -> Response;
+}
+
+/// The response of a handler: the answer, or the error's answer.
+pub fn finish<E: ErrorResponse>(result: Result<Response, E>) -> Response {
+    result.unwrap_or_else(ErrorResponse::into_response)
+}
+
 /// An OAuth error answer of the device authorization and token endpoints.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OAuthError {
@@ -103,8 +113,10 @@ impl OAuthError {
         }
         self
     }
+}
 
-    pub fn into_response(self) -> Response {
+impl ErrorResponse for OAuthError {
+    fn into_response(self) -> Response {
         // PingFederate writes error_description before error; a struct keeps that order.
         #[derive(Serialize)]
         struct Body<'a> {
@@ -177,8 +189,10 @@ impl FlowError {
             details: Vec::new(),
         }
     }
+}
 
-    pub fn into_response(self) -> Response {
+impl ErrorResponse for FlowError {
+    fn into_response(self) -> Response {
         #[derive(Serialize)]
         struct Body<'a> {
             id: String,

@@ -9,7 +9,7 @@ use http::{Method, StatusCode};
 
 use crate::app::{App, Dialect};
 use crate::endpoints;
-use crate::error::{FlowError, OAuthError};
+use crate::error::{ErrorResponse, FlowError, OAuthError};
 use crate::http::{Request, Response};
 
 /// One endpoint handler; each is one Lambda function.

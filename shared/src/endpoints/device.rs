@@ -2,16 +2,13 @@
 //! device flow and send the browser to the sign-on UI with its `flowId` (PING-COMPAT §1.1).
 
 use crate::codes::UserCode;
-use crate::error::FlowError;
+use crate::error::{finish, FlowError};
 use crate::flows::new_flow_id;
 use crate::http::{encode_query_value, redirect, Request, Response};
 use crate::routes::Context;
 
 pub async fn handle(ctx: &Context<'_>, req: &Request) -> Response {
-    match respond(ctx, req).await {
-        Ok(response) => response,
-        Err(err) => err.into_response(),
-    }
+    finish(respond(ctx, req).await)
 }
 
 async fn respond(ctx: &Context<'_>, req: &Request) -> Result<Response, FlowError> {

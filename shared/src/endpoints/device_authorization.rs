@@ -8,7 +8,7 @@ use crate::app::Dialect;
 use crate::client_auth::authenticate;
 use crate::codes::UserCode;
 use crate::endpoints::oauth_form;
-use crate::error::OAuthError;
+use crate::error::{finish, OAuthError};
 use crate::grants::{device_code, requested_scopes};
 use crate::http::{encode_query_value, json, no_store, Request, Response};
 use crate::model::{Application, GrantType};
@@ -26,10 +26,7 @@ struct Body {
 }
 
 pub async fn handle(ctx: &Context<'_>, req: &Request) -> Response {
-    match respond(ctx, req).await {
-        Ok(response) => response,
-        Err(err) => err.into_response(),
-    }
+    finish(respond(ctx, req).await)
 }
 
 async fn respond(ctx: &Context<'_>, req: &Request) -> Result<Response, OAuthError> {

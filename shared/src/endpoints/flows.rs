@@ -5,16 +5,13 @@ use http::header::{HeaderValue, SET_COOKIE};
 use http::{Method, StatusCode};
 use serde_json::Value;
 
-use crate::error::FlowError;
+use crate::error::{finish, FlowError};
 use crate::flows::{self, view, FlowAction, ACTION_CONSENT, ACTION_LOGIN, ACTION_USER_CODE};
 use crate::http::{json, no_store, Request, Response};
 use crate::routes::Context;
 
 pub async fn handle(ctx: &Context<'_>, req: &Request) -> Response {
-    match respond(ctx, req).await {
-        Ok(response) => response,
-        Err(err) => err.into_response(),
-    }
+    finish(respond(ctx, req).await)
 }
 
 async fn respond(ctx: &Context<'_>, req: &Request) -> Result<Response, FlowError> {

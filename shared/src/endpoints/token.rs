@@ -5,7 +5,7 @@ use http::StatusCode;
 use crate::client_auth::authenticate;
 use crate::codes::DeviceCode;
 use crate::endpoints::oauth_form;
-use crate::error::OAuthError;
+use crate::error::{finish, OAuthError};
 use crate::grants::device_code;
 use crate::http::{json, no_store, Request, Response};
 use crate::model::GrantType;
@@ -15,10 +15,7 @@ use crate::routes::Context;
 pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 pub async fn handle(ctx: &Context<'_>, req: &Request) -> Response {
-    match respond(ctx, req).await {
-        Ok(response) => response,
-        Err(err) => err.into_response(),
-    }
+    finish(respond(ctx, req).await)
 }
 
 async fn respond(ctx: &Context<'_>, req: &Request) -> Result<Response, OAuthError> {

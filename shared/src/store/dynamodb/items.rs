@@ -1,0 +1,168 @@
+//! Item layout: keys with type prefixes, and conversion between items and records.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue as Av;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::TTL_ATTRIBUTE;
+use crate::store::{DeviceGrant, FlowRecord, StoreError, StoreResult};
+
+pub(super) type Item = HashMap<String, Av>;
+
+pub(super) fn key(pk: String, sk: &str) -> Item {
+    HashMap::from([("pk".to_owned(), Av::S(pk)), ("sk".to_owned(), Av::S(sk.to_owned()))])
+}
+
+pub(super) fn unavailable<E: std::fmt::Debug>(err: E) -> StoreError {
+    StoreError::Unavailable(format!("{err:?}"))
+}
+
+pub(super) fn build_err(err: aws_sdk_dynamodb::error::BuildError) -> StoreError {
+    StoreError::Unavailable(err.to_string())
+}
+
+pub(super) fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(what.to_owned())
+}
+
+pub(super) fn grant_pk(grant_id: &str) -> String {
+    format!("DEVICE#{grant_id}")
+}
+pub(super) fn user_code_pk(environment_id: &str, hash: &str) -> String {
+    format!("USERCODE#{environment_id}#{hash}")
+}
+pub(super) fn flow_pk(flow_id: &str) -> String {
+    format!("FLOW#{flow_id}")
+}
+pub(super) fn env_pk(environment_id: &str) -> String {
+    format!("ENV#{environment_id}")
+}
+
+pub(super) fn s(v: &str) -> Av {
+    Av::S(v.to_owned())
+}
+pub(super) fn n(v: i64) -> Av {
+    Av::N(v.to_string())
+}
+pub(super) fn json<T: Serialize>(v: &T) -> StoreResult<Av> {
+    serde_json::to_string(v).map(Av::S).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+pub(super) fn get_s<'a>(item: &'a Item, name: &str) -> StoreResult<&'a str> {
+    match item.get(name) {
+        Some(Av::S(v)) => Ok(v),
+        _ => Err(corrupt(name)),
+    }
+}
+pub(super) fn get_n(item: &Item, name: &str) -> StoreResult<i64> {
+    match item.get(name) {
+        Some(Av::N(v)) => v.parse().map_err(|_| corrupt(name)),
+        _ => Err(corrupt(name)),
+    }
+}
+pub(super) fn get_opt_n(item: &Item, name: &str) -> StoreResult<Option<i64>> {
+    item.get(name).map(|_| get_n(item, name)).transpose()
+}
+pub(super) fn get_json<T: DeserializeOwned>(item: &Item, name: &str) -> StoreResult<T> {
+    serde_json::from_str(get_s(item, name)?).map_err(|e| StoreError::Corrupt(format!("{name}: {e}")))
+}
+pub(super) fn get_opt_json<T: DeserializeOwned>(item: &Item, name: &str) -> StoreResult<Option<T>> {
+    item.get(name).map(|_| get_json(item, name)).transpose()
+}
+
+pub(super) fn grant_item(g: &DeviceGrant) -> StoreResult<Item> {
+    let mut item = key(grant_pk(&g.grant_id), "DEVICE");
+    item.insert("environment_id".into(), s(&g.environment_id));
+    item.insert("client_id".into(), s(&g.client_id));
+    item.insert("scopes".into(), json(&g.scopes)?);
+    item.insert("created_ms".into(), n(g.created_ms));
+    item.insert(TTL_ATTRIBUTE.into(), n(g.expires_at));
+    item.insert("interval".into(), n(i64::from(g.interval)));
+    item.insert("polls".into(), Av::L(g.polls.iter().map(|p| n(*p)).collect()));
+    item.insert("requester".into(), json(&g.requester)?);
+    if let Some(d) = &g.decision {
+        item.insert("decision".into(), json(d)?);
+    }
+    if let Some(r) = g.redeemed_ms {
+        item.insert("redeemed_ms".into(), n(r));
+    }
+    if let Some(h) = &g.refresh_token_hash {
+        item.insert("refresh_token_hash".into(), s(h));
+    }
+    Ok(item)
+}
+
+pub(super) fn grant_from(item: &Item) -> StoreResult<DeviceGrant> {
+    let pk = get_s(item, "pk")?;
+    let polls = match item.get("polls") {
+        Some(Av::L(list)) => list
+            .iter()
+            .map(|v| match v {
+                Av::N(x) => x.parse().map_err(|_| corrupt("polls")),
+                _ => Err(corrupt("polls")),
+            })
+            .collect::<StoreResult<Vec<i64>>>()?,
+        _ => return Err(corrupt("polls")),
+    };
+    Ok(DeviceGrant {
+        grant_id: pk.strip_prefix("DEVICE#").ok_or_else(|| corrupt("pk"))?.to_owned(),
+        environment_id: get_s(item, "environment_id")?.to_owned(),
+        client_id: get_s(item, "client_id")?.to_owned(),
+        scopes: get_json(item, "scopes")?,
+        created_ms: get_n(item, "created_ms")?,
+        expires_at: get_n(item, TTL_ATTRIBUTE)?,
+        interval: u32::try_from(get_n(item, "interval")?).map_err(|_| corrupt("interval"))?,
+        polls,
+        requester: get_json(item, "requester")?,
+        decision: get_opt_json(item, "decision")?,
+        redeemed_ms: get_opt_n(item, "redeemed_ms")?,
+        refresh_token_hash: item
+            .get("refresh_token_hash")
+            .map(|_| get_s(item, "refresh_token_hash").map(str::to_owned))
+            .transpose()?,
+    })
+}
+
+pub(super) fn flow_item(f: &FlowRecord) -> StoreResult<Item> {
+    let mut item = key(flow_pk(&f.flow_id), "FLOW");
+    item.insert("environment_id".into(), s(&f.environment_id));
+    if let Some(app) = &f.application_id {
+        item.insert("application_id".into(), s(app));
+    }
+    item.insert("created_ms".into(), n(f.created_ms));
+    item.insert("expires_ms".into(), n(f.expires_ms));
+    item.insert(TTL_ATTRIBUTE.into(), n(f.expires_ms.div_euclid(1000) + 1));
+    if let Some(u) = &f.user {
+        item.insert("flow_user".into(), json(u)?);
+    }
+    if let Some(d) = &f.device {
+        item.insert("device".into(), json(d)?);
+    }
+    if let Some(c) = f.consent {
+        item.insert("consent".into(), Av::Bool(c));
+    }
+    Ok(item)
+}
+
+pub(super) fn flow_from(item: &Item) -> StoreResult<FlowRecord> {
+    let pk = get_s(item, "pk")?;
+    Ok(FlowRecord {
+        flow_id: pk.strip_prefix("FLOW#").ok_or_else(|| corrupt("pk"))?.to_owned(),
+        environment_id: get_s(item, "environment_id")?.to_owned(),
+        application_id: item
+            .get("application_id")
+            .map(|_| get_s(item, "application_id").map(str::to_owned))
+            .transpose()?,
+        created_ms: get_n(item, "created_ms")?,
+        expires_ms: get_n(item, "expires_ms")?,
+        user: get_opt_json(item, "flow_user")?,
+        device: get_opt_json(item, "device")?,
+        consent: match item.get("consent") {
+            Some(Av::Bool(b)) => Some(*b),
+            None => None,
+            _ => return Err(corrupt("consent")),
+        },
+    })
+}
