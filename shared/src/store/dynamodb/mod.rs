@@ -157,18 +157,30 @@ impl DirectoryStore for DynamoStore {
     }
 
     async fn list_applications(&self, environment_id: &str) -> StoreResult<Vec<Application>> {
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :app)")
-            .expression_attribute_values(":pk", s(&env_pk(environment_id)))
-            .expression_attribute_values(":app", s("APP#"))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        out.items().iter().map(|item| get_json(item, "data")).collect()
+        // One request unless the environment's applications exceed a 1 MB page.
+        let mut apps = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :app)")
+                .expression_attribute_values(":pk", s(&env_pk(environment_id)))
+                .expression_attribute_values(":app", s("APP#"))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for item in page.items() {
+                apps.push(get_json(item, "data")?);
+            }
+            match page.last_evaluated_key() {
+                Some(k) if !k.is_empty() => start = Some(k.clone()),
+                _ => return Ok(apps),
+            }
+        }
     }
 
     async fn put_user(&self, user: &User) -> StoreResult<()> {
