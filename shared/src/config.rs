@@ -28,6 +28,10 @@ pub struct Settings {
     pub hash_key: Option<Vec<u8>>,
     /// PKCS#8 PEM signing keys (`ES256_PRIVATE_KEY`, `RS256_PRIVATE_KEY`).
     pub signing_keys: Option<(String, String)>,
+    /// PingFederate's server-wide `bypassActivationCodeConfirmation`.
+    pub bypass_activation_code_confirmation: bool,
+    /// PingFederate's server-wide "Bypass Authorization Approval" (for grants already approved).
+    pub bypass_authorization_approval: bool,
 }
 
 impl Settings {
@@ -71,7 +75,16 @@ impl Settings {
             Some(v) => v.parse::<i64>().map_err(|_| "DIRECTORY_CACHE_SECONDS must be a number")? * 1000,
             None => 60_000,
         };
+        let flag = |name: &str| -> Result<bool, String> {
+            match get(name).as_deref() {
+                None | Some("false") | Some("0") | Some("") => Ok(false),
+                Some("true") | Some("1") => Ok(true),
+                Some(other) => Err(format!("{name} must be true or false, got '{other}'")),
+            }
+        };
         Ok(Self {
+            bypass_activation_code_confirmation: flag("BYPASS_ACTIVATION_CODE_CONFIRMATION")?,
+            bypass_authorization_approval: flag("BYPASS_AUTHORIZATION_APPROVAL")?,
             public_base_url,
             default_environment_id: get("DEFAULT_ENVIRONMENT_ID").unwrap_or_else(|| DEFAULT_ENVIRONMENT_ID.to_owned()),
             store,
@@ -113,6 +126,8 @@ mod tests {
         assert!(settings(&[("HASH_KEY", "c2hvcnQ=")]).unwrap_err().contains("32 bytes"));
         assert!(settings(&[("ES256_PRIVATE_KEY", "x")]).unwrap_err().contains("both"));
         assert!(settings(&[("PUBLIC_BASE_URL", "ftp://x")]).unwrap_err().contains("http"));
+        assert!(settings(&[("BYPASS_AUTHORIZATION_APPROVAL", "yes")]).unwrap_err().contains("true or false"));
+        assert!(settings(&[("BYPASS_AUTHORIZATION_APPROVAL", "true")]).unwrap().bypass_authorization_approval);
         let s =
             settings(&[("PUBLIC_BASE_URL", "https://auth.example.com/"), ("STORE", "dynamodb"), ("TABLE_NAME", "t")])
                 .unwrap();

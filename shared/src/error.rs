@@ -146,6 +146,8 @@ pub struct ErrorDetail {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target: Option<&'static str>,
     pub message: String,
+    #[serde(rename = "innerError", skip_serializing_if = "Option::is_none")]
+    pub inner_error: Option<serde_json::Value>,
 }
 
 /// The PingOne error object (`id`, `code`, `message`, `details`).
@@ -173,7 +175,23 @@ impl FlowError {
             status: StatusCode::BAD_REQUEST,
             code: "INVALID_DATA",
             message: "The request could not be completed. One or more validation errors were in the request.".into(),
-            details: vec![ErrorDetail { code: detail, target, message: message.into() }],
+            details: vec![ErrorDetail { code: detail, target, message: message.into(), inner_error: None }],
+        }
+    }
+
+    /// `REQUEST_LIMITED` (429) for too many wrong user codes, with the wait when there is one.
+    pub fn too_many_attempts(message: impl Into<String>, seconds_until_unlock: Option<i64>) -> Self {
+        let message = message.into();
+        Self {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            code: "REQUEST_LIMITED",
+            message: message.clone(),
+            details: vec![ErrorDetail {
+                code: "TOO_MANY_ATTEMPTS",
+                target: Some("userCode"),
+                message,
+                inner_error: seconds_until_unlock.map(|s| serde_json::json!({ "secondsUntilUnlock": s })),
+            }],
         }
     }
 

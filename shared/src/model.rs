@@ -64,6 +64,14 @@ pub struct Application {
     pub access_token_lifetime: u32,
     /// Refresh token lifetime, seconds (`refreshTokenDuration`).
     pub refresh_token_lifetime: u32,
+    /// Skip the confirmation of a code that came in the link (PingFederate
+    /// `bypassActivationCodeConfirmationOverride`).
+    #[serde(default)]
+    pub bypass_activation_code_confirmation: bool,
+    /// Skip the approval page when the user already granted these scopes (PingFederate
+    /// `bypassApprovalPage`).
+    #[serde(default)]
+    pub bypass_approval_page: bool,
 }
 
 impl Application {
@@ -90,6 +98,8 @@ impl Application {
             token_signing_alg: SigningAlg::ES256,
             access_token_lifetime: 3600,
             refresh_token_lifetime: 2_592_000,
+            bypass_activation_code_confirmation: false,
+            bypass_approval_page: false,
         }
     }
 
@@ -112,8 +122,10 @@ impl Application {
         if let Some(path) = &self.device_path_id {
             let ok = (1..=50).contains(&path.len())
                 && path.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-            if !ok {
-                return Err(format!("application {id}: devicePathId must match ^[a-zA-Z0-9_-]{{1,50}}$"));
+            if !ok || path == "qr" {
+                return Err(format!(
+                    "application {id}: devicePathId must match ^[a-zA-Z0-9_-]{{1,50}}$ and not be 'qr'"
+                ));
             }
         }
         let confidential = matches!(

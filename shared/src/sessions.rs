@@ -16,6 +16,7 @@ pub const SESSION_LIFETIME_S: i64 = 8 * 3600;
 pub struct Session {
     pub sid: String,
     pub sub: String,
+    pub username: String,
     pub auth_time: i64,
     pub exp: i64,
 }

@@ -83,6 +83,11 @@ pub enum Auth<'a> {
 
 impl TestServer {
     pub async fn start(kind: StoreKind) -> Self {
+        Self::start_with(kind, |_| {}).await
+    }
+
+    /// Starts with settings changed by `configure` (e.g. the bypass options).
+    pub async fn start_with(kind: StoreKind, configure: impl FnOnce(&mut Settings)) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (inner, dynamo): (Arc<dyn Store>, Option<Arc<DynamoStore>>) = match kind {
@@ -103,7 +108,11 @@ impl TestServer {
             directory_cache_ms: 60_000,
             hash_key: None,
             signing_keys: None,
+            bypass_activation_code_confirmation: false,
+            bypass_authorization_approval: false,
         };
+        let mut settings = settings;
+        configure(&mut settings);
         let clock = Arc::new(ManualClock::new(shared::clock::SystemClock.now_ms()));
         let hasher = Hasher::new(&shared::clock::random_bytes::<32>(&OsRandom));
         let app = Arc::new(App::new(

@@ -29,19 +29,25 @@ async fn flow_errors(kind: StoreKind) {
     assert_eq!(fresh.json["status"], "USERNAME_PASSWORD_REQUIRED");
     assert!(fresh.json["_links"][LOGIN]["href"].as_str().unwrap().ends_with(&flow));
 
-    // Out of order: the code before signing on.
-    let early = s.flow_action(&flow, VERIFY, json!({"userCode": "BCDF-GHJK"})).await;
-    assert_eq!(early.status, 400, "{early:?}");
-    // (an unknown code is refused before the state is looked at)
-    let grant = s.device_authorization(shared::Dialect::PingOne, Auth::Public(DEVICE_APP_ID), "openid").await;
-    let out_of_order = s.flow_action(&flow, VERIFY, json!({"userCode": grant.str("user_code")})).await;
-    assert_eq!(
-        (out_of_order.status, out_of_order.json["code"].as_str()),
-        (400, Some("INVALID_REQUEST")),
-        "{out_of_order:?}"
-    );
+    // Consent before anything else is out of order.
     let consent_first = s.flow_action(&flow, CONSENT, json!({"accept": true})).await;
     assert_eq!(consent_first.json["code"], "INVALID_REQUEST", "{consent_first:?}");
+    assert_eq!(
+        consent_first.json["message"],
+        "The action deviceAuthGrant.consent is not allowed while the flow status is USERNAME_PASSWORD_REQUIRED."
+    );
+
+    // The code may come first (PingFederate's order): the flow still asks for the sign-on, then
+    // goes straight to consent.
+    let grant = s.device_authorization(shared::Dialect::PingOne, Auth::Public(DEVICE_APP_ID), "openid").await;
+    let code_first = s.start_flow(None).await;
+    let early = s.flow_action(&code_first, VERIFY, json!({"userCode": grant.str("user_code")})).await;
+    assert_eq!(early.json["status"], "USERNAME_PASSWORD_REQUIRED", "{early:?}");
+    assert_eq!(early.json["_embedded"]["application"]["name"], "Demo TV");
+    let twice = s.flow_action(&code_first, VERIFY, json!({"userCode": grant.str("user_code")})).await;
+    assert_eq!(twice.json["code"], "INVALID_REQUEST", "one code per flow: {twice:?}");
+    let then_login = s.flow_action(&code_first, LOGIN, demo_login()).await;
+    assert_eq!(then_login.json["status"], "DAG_CONSENT_REQUIRED", "{then_login:?}");
 
     // Wrong password, unknown user: the same answer.
     for (username, password) in [("demo", "wrong"), ("nobody", "demo-password")] {
@@ -87,6 +93,7 @@ async fn flow_errors(kind: StoreKind) {
         assert_eq!(bad.json["details"][0]["code"], "INVALID_VALUE", "{bad:?}");
         assert_eq!(bad.json["details"][0]["target"], "userCode");
     }
+    let grant = s.device_authorization(shared::Dialect::PingOne, Auth::Public(DEVICE_APP_ID), "openid").await;
     let typed = grant.str("user_code").to_lowercase().replace('-', " ");
     let verified = s.flow_action(&flow, VERIFY, json!({"userCode": typed})).await;
     assert_eq!(verified.json["status"], "DAG_CONSENT_REQUIRED", "lower case with a space is accepted: {verified:?}");

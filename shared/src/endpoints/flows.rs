@@ -23,7 +23,7 @@ async fn respond(ctx: &Context<'_>, req: &Request) -> Result<Response, FlowError
         return Ok(no_store(json(StatusCode::OK, &view::flow_json(ctx.app, &flow, application.as_ref()))));
     }
     let action = parse_action(req)?;
-    let step = flows::perform(ctx.app, env, flow_id, action).await?;
+    let step = flows::perform(ctx.app, env, flow_id, action, req.source_ip).await?;
     let application = flows::application_of(ctx.app, &step.flow).await?;
     let mut response = no_store(json(StatusCode::OK, &view::flow_json(ctx.app, &step.flow, application.as_ref())));
     if let Some(session) = step.session {

@@ -65,5 +65,6 @@ pub fn open_flow_id(app: &App, environment_id: &str, flow_id: &str) -> Option<Fl
         user: None,
         device: None,
         consent: None,
+        code_failures: 0,
     })
 }

@@ -7,13 +7,16 @@
 //! first except consent, which must know the grant it decides.
 
 pub mod flow_id;
+pub mod guard;
 pub mod view;
+
+use std::net::IpAddr;
 
 use crate::app::App;
 use crate::codes::UserCode;
 use crate::error::FlowError;
 use crate::hashing::Purpose;
-use crate::model::Application;
+use crate::model::{Application, User};
 use crate::passwords::{burn_equivalent_time, verify_password};
 use crate::sessions::{Session, SESSION_LIFETIME_S};
 use crate::store::{ConsentWrite, Decision, FlowDevice, FlowRecord, FlowUser, FlowWrite, Subject};
@@ -69,9 +72,20 @@ pub fn status(flow: &FlowRecord) -> FlowStatus {
 /// What the person does next.
 #[derive(Debug)]
 pub enum FlowAction {
-    UsernamePasswordCheck { username: String, password: String },
-    UserCodeVerify { user_code: String },
-    Consent { accept: bool },
+    UsernamePasswordCheck {
+        username: String,
+        password: String,
+    },
+    /// Sign on with an existing session (the `ST` cookie) instead of a password.
+    ResumeSession {
+        session: Session,
+    },
+    UserCodeVerify {
+        user_code: String,
+    },
+    Consent {
+        accept: bool,
+    },
 }
 
 /// The outcome of an action: the flow as it now stands, and a new session when one began.
@@ -99,20 +113,23 @@ pub async fn application_of(app: &App, flow: &FlowRecord) -> Result<Option<Appli
     }
 }
 
-/// Performs `action` on the flow.
+/// Performs `action` on the flow for a client at `client_ip`.
 pub async fn perform(
     app: &App,
     environment_id: &str,
     flow_id: &str,
     action: FlowAction,
+    client_ip: Option<IpAddr>,
 ) -> Result<FlowStep, FlowError> {
     let started = open_flow_id(app, environment_id, flow_id).ok_or_else(FlowError::not_found)?;
-    match action {
+    let step = match action {
         FlowAction::UsernamePasswordCheck { username, password } => sign_on(app, &started, &username, &password).await,
-        FlowAction::UserCodeVerify { user_code } => verify_user_code(app, &started, &user_code).await,
+        FlowAction::ResumeSession { session } => resume_session(app, &started, session).await,
+        FlowAction::UserCodeVerify { user_code } => verify_user_code(app, &started, &user_code, client_ip).await,
         FlowAction::Consent { accept } => consent(app, &started, accept).await,
     }
-    .map_err(|e| e.for_action(app, &started))
+    .map_err(|e| e.for_action(app, &started))?;
+    auto_approve(app, step).await
 }
 
 /// Why an action did not apply; turned into a `FlowError` knowing the flow.
@@ -183,12 +200,33 @@ async fn sign_on(app: &App, started: &FlowRecord, username: &str, password: &str
             return Err(invalid_credentials().into());
         }
     };
+    // A new session id at every sign-on: no session fixation.
     let session = Session {
         sid: uuid::Builder::from_random_bytes(crate::clock::random_bytes::<16>(&*app.random)).into_uuid().to_string(),
         sub: user.id.clone(),
+        username: user.username.clone(),
         auth_time: now.div_euclid(1000),
         exp: now.div_euclid(1000) + SESSION_LIFETIME_S,
     };
+    let flow = bind_user(app, started, user, &session).await?;
+    Ok(FlowStep { flow, session: Some(session) })
+}
+
+/// Signs on with a live session: the user must still exist and be enabled.
+async fn resume_session(app: &App, started: &FlowRecord, session: Session) -> Result<FlowStep, Refusal> {
+    if started.expires_ms <= app.clock.now_ms() {
+        return Err(Refusal::WrongState { action: ACTION_LOGIN, current: None });
+    }
+    let user = app.store.find_user(&started.environment_id, &session.username).await?;
+    let Some(user) = user.filter(|u| u.enabled && u.id == session.sub) else {
+        return Err(invalid_credentials().into());
+    };
+    let flow = bind_user(app, started, user, &session).await?;
+    Ok(FlowStep { flow, session: None })
+}
+
+async fn bind_user(app: &App, started: &FlowRecord, user: User, session: &Session) -> Result<FlowRecord, Refusal> {
+    let now = app.clock.now_ms();
     let flow_user = FlowUser {
         id: user.id,
         username: user.username,
@@ -199,7 +237,7 @@ async fn sign_on(app: &App, started: &FlowRecord, username: &str, password: &str
         auth_time: session.auth_time,
     };
     match app.store.sign_on_flow(started, &flow_user, now, now + FLOW_LIFETIME_MS).await? {
-        FlowWrite::Written(flow) => Ok(FlowStep { flow, session: Some(session) }),
+        FlowWrite::Written(flow) => Ok(flow),
         FlowWrite::Conflict(current) => {
             Err(Refusal::WrongState { action: ACTION_LOGIN, current: current.map(Box::new) })
         }
@@ -210,21 +248,35 @@ fn bad_user_code(message: &str) -> FlowError {
     FlowError::invalid_data("INVALID_VALUE", Some("userCode"), message)
 }
 
-async fn verify_user_code(app: &App, started: &FlowRecord, typed: &str) -> Result<FlowStep, Refusal> {
+async fn verify_user_code(
+    app: &App,
+    started: &FlowRecord,
+    typed: &str,
+    ip: Option<IpAddr>,
+) -> Result<FlowStep, Refusal> {
     const UNKNOWN: &str = "The code is not valid. Check the code shown on your device and try again.";
     let now = app.clock.now_ms();
-    let Some(code) = UserCode::parse(typed) else {
-        return Err(bad_user_code(UNKNOWN).into());
-    };
+    let now_s = now.div_euclid(1000);
     let env = &started.environment_id;
-    let hash = app.hasher.digest(Purpose::UserCode, env, code.canonical());
-    let Some(entry) = app.store.find_user_code(env, &hash).await? else {
+    let keys = guard::limiter_keys(env, ip, now_s);
+    // A malformed code hashes to nothing stored: it is looked up and counted like any wrong code.
+    let canonical = UserCode::parse(typed).map(|c| c.canonical().to_owned()).unwrap_or_else(|| typed.to_owned());
+    let hash = app.hasher.digest(Purpose::UserCode, env, &canonical);
+    let attempt = app.store.code_attempt(env, &hash, &started.flow_id, &keys).await?;
+    let flow = attempt.flow.clone().unwrap_or_else(|| started.clone());
+    if flow.expires_ms <= now {
+        return Err(FlowError::not_found().into());
+    }
+    if flow.device.is_some() || flow.consent.is_some() {
+        return Err(Refusal::WrongState { action: ACTION_USER_CODE, current: Some(Box::new(flow)) });
+    }
+    guard::check(flow.code_failures, attempt.ip_failures, attempt.environment_failures, &keys, now_s)?;
+    let entry = attempt.entry.filter(|e| started.application_id.as_ref().is_none_or(|id| *id == e.client_id));
+    let Some(entry) = entry else {
+        app.store.record_code_failure(&flow, &keys).await?;
         return Err(bad_user_code(UNKNOWN).into());
     };
-    if started.application_id.as_ref().is_some_and(|id| *id != entry.client_id) {
-        return Err(bad_user_code(UNKNOWN).into());
-    }
-    if entry.expires_at <= now.div_euclid(1000) {
+    if entry.expires_at <= now_s {
         return Err(bad_user_code("The code has expired. Start again on your device to get a new code.").into());
     }
     let device = FlowDevice {
@@ -234,12 +286,35 @@ async fn verify_user_code(app: &App, started: &FlowRecord, typed: &str) -> Resul
         requested_ms: entry.created_ms,
         requester: entry.requester,
     };
-    match app.store.verify_flow_device(&started.flow_id, &device, now, now + FLOW_LIFETIME_MS).await? {
+    match app.store.verify_flow_device(&flow, &device, now, now + FLOW_LIFETIME_MS).await? {
         FlowWrite::Written(flow) => Ok(FlowStep { flow, session: None }),
         FlowWrite::Conflict(current) => {
             Err(Refusal::WrongState { action: ACTION_USER_CODE, current: current.map(Box::new) })
         }
     }
+}
+
+/// Approves on the person's behalf when approval may be bypassed (PingFederate's "Bypass
+/// Authorization Approval", globally or for the application) and they already granted these
+/// scopes to this application. Costs store requests only where bypass is on.
+async fn auto_approve(app: &App, step: FlowStep) -> Result<FlowStep, FlowError> {
+    let (Some(user), Some(device)) = (&step.flow.user, &step.flow.device) else {
+        return Ok(step);
+    };
+    if status(&step.flow) != FlowStatus::DagConsentRequired {
+        return Ok(step);
+    }
+    let application = app.application(&step.flow.environment_id, &device.client_id).await?;
+    let bypass = app.settings.bypass_authorization_approval || application.is_some_and(|a| a.bypass_approval_page);
+    if !bypass {
+        return Ok(step);
+    }
+    let granted = app.store.find_consent(&step.flow.environment_id, &user.id, &device.client_id).await?;
+    if !device.scopes.iter().all(|s| granted.contains(s)) {
+        return Ok(step);
+    }
+    let approved = consent(app, &step.flow, true).await.map_err(|e| e.for_action(app, &step.flow))?;
+    Ok(FlowStep { flow: approved.flow, session: step.session })
 }
 
 async fn consent(app: &App, started: &FlowRecord, accept: bool) -> Result<FlowStep, Refusal> {
@@ -295,6 +370,7 @@ mod tests {
             user: None,
             device: None,
             consent: None,
+            code_failures: 0,
         }
     }
 

@@ -62,6 +62,7 @@ fn flow(env: &str, now_ms: i64) -> FlowRecord {
         user: None,
         device: None,
         consent: None,
+        code_failures: 0,
     }
 }
 
@@ -96,7 +97,64 @@ pub async fn run_all(store: Arc<dyn Store>) {
     flow_lifecycle(&*store).await;
     consent_fails_on_closed_grant(&*store).await;
     concurrent_redemption_has_one_winner(store.clone()).await;
-    concurrent_polls_are_all_recorded(store).await;
+    concurrent_polls_are_all_recorded(store.clone()).await;
+    guessing_counters_and_consents(&*store).await;
+}
+
+async fn guessing_counters_and_consents(store: &dyn Store) {
+    let now = 1_800_000_000_000;
+    let env = unique("env");
+    let (g, u) = grant(&env, now / 1000);
+    store.create_device_grant(&g, &u, now / 1000).await.unwrap();
+    let f = flow(&env, now);
+    let keys = LimiterKeys {
+        ip: unique("ip"),
+        ip_expires_at: now / 1000 + 900,
+        environment: unique("envwindow"),
+        environment_expires_at: now / 1000 + 60,
+    };
+    let first = store.code_attempt(&env, &u.user_code_hash, &f.flow_id, &keys).await.unwrap();
+    assert_eq!(first, CodeAttempt { entry: Some(u.clone()), flow: None, ip_failures: 0, environment_failures: 0 });
+    let missing = store.code_attempt(&env, "no-such-hash", &f.flow_id, &keys).await.unwrap();
+    assert_eq!(missing.entry, None);
+
+    store.record_code_failure(&f, &keys).await.unwrap();
+    store.record_code_failure(&f, &keys).await.unwrap();
+    let counted = store.code_attempt(&env, &u.user_code_hash, &f.flow_id, &keys).await.unwrap();
+    assert_eq!((counted.ip_failures, counted.environment_failures), (2, 2));
+    let failed_flow = counted.flow.expect("a failure stores the flow");
+    assert_eq!(failed_flow.code_failures, 2);
+    assert_eq!((failed_flow.created_ms, failed_flow.expires_ms, failed_flow.user.as_ref()), (now, f.expires_ms, None));
+    // The flow stored by a failure still takes the sign-on and the code.
+    assert!(matches!(store.sign_on_flow(&f, &flow_user(), now, now + 900_000).await.unwrap(), FlowWrite::Written(_)));
+    let FlowWrite::Written(v) = store.verify_flow_device(&f, &device_of(&g), now, now + 900_000).await.unwrap() else {
+        panic!("verify after failures");
+    };
+    assert_eq!(v.code_failures, 2);
+
+    // Approval is remembered (scopes add up); denial is not; revocation forgets.
+    assert_eq!(store.find_consent(&env, "u1", "client-a").await.unwrap(), Vec::<String>::new());
+    let approve = Decision { approved: true, subject: subject(), decided_ms: now };
+    assert_eq!(store.decide_flow_device(&v, &approve, now, now + 900_000).await.unwrap(), ConsentWrite::Written);
+    assert_eq!(store.find_consent(&env, "u1", "client-a").await.unwrap(), ["openid"]);
+    let (mut g2, mut u2) = grant(&env, now / 1000);
+    g2.scopes = vec!["email".into(), "openid".into()];
+    u2.scopes = g2.scopes.clone();
+    store.create_device_grant(&g2, &u2, now / 1000).await.unwrap();
+    let f2 = flow(&env, now);
+    store.sign_on_flow(&f2, &flow_user(), now, now + 900_000).await.unwrap();
+    let FlowWrite::Written(v2) = store.verify_flow_device(&f2, &device_of(&g2), now, now + 900_000).await.unwrap()
+    else {
+        panic!("verify");
+    };
+    store.decide_flow_device(&v2, &approve, now, now + 900_000).await.unwrap();
+    assert_eq!(store.find_consent(&env, "u1", "client-a").await.unwrap(), ["email", "openid"]);
+    let listed = store.list_consents(&env, "u1").await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!((listed[0].client_id.as_str(), listed[0].scopes.len()), ("client-a", 2));
+    store.revoke_consent(&env, "u1", "client-a").await.unwrap();
+    assert!(store.find_consent(&env, "u1", "client-a").await.unwrap().is_empty());
+    assert!(store.list_consents(&env, "u1").await.unwrap().is_empty());
 }
 
 async fn directory(store: &dyn Store) {
@@ -155,7 +213,7 @@ async fn device_grant_lifecycle(store: &dyn Store) {
         panic!("sign-on of a fresh flow must be written");
     };
     let FlowWrite::Written(verified) =
-        store.verify_flow_device(&signed.flow_id, &device_of(&g), now_s * 1000, now_s * 1000 + 900_000).await.unwrap()
+        store.verify_flow_device(&signed, &device_of(&g), now_s * 1000, now_s * 1000 + 900_000).await.unwrap()
     else {
         panic!("device of a signed-on flow must be written");
     };
@@ -231,13 +289,22 @@ async fn flow_lifecycle(store: &dyn Store) {
     let env = unique("env");
     let f = flow(&env, now);
     assert_eq!(store.get_flow(&f.flow_id).await.unwrap(), None);
-    // Verify before sign-on: the flow is not stored yet.
     let (g, u) = grant(&env, now / 1000);
     store.create_device_grant(&g, &u, now / 1000).await.unwrap();
-    assert_eq!(
-        store.verify_flow_device(&f.flow_id, &device_of(&g), now, now + 1).await.unwrap(),
-        FlowWrite::Conflict(None)
-    );
+    // A code may come before sign-on: the device step stores a fresh flow.
+    let early = flow(&env, now);
+    let FlowWrite::Written(code_first) =
+        store.verify_flow_device(&early, &device_of(&g), now, now + 900_000).await.unwrap()
+    else {
+        panic!("device step on a fresh flow");
+    };
+    assert_eq!((code_first.user.as_ref(), code_first.device.as_ref()), (None, Some(&device_of(&g))));
+    assert_eq!(code_first.application_id.as_deref(), Some("client-a"));
+    let FlowWrite::Written(both) = store.sign_on_flow(&early, &flow_user(), now + 1, now + 900_001).await.unwrap()
+    else {
+        panic!("sign-on after the code");
+    };
+    assert_eq!((both.user, both.device, both.created_ms), (Some(flow_user()), Some(device_of(&g)), now));
 
     let FlowWrite::Written(signed) = store.sign_on_flow(&f, &flow_user(), now, now + 900_000).await.unwrap() else {
         panic!("fresh flow");
@@ -253,11 +320,11 @@ async fn flow_lifecycle(store: &dyn Store) {
     }
     // An expired flow refuses the device step.
     assert!(matches!(
-        store.verify_flow_device(&f.flow_id, &device_of(&g), now + 900_000, now + 1_800_000).await.unwrap(),
+        store.verify_flow_device(&f, &device_of(&g), now + 900_000, now + 1_800_000).await.unwrap(),
         FlowWrite::Conflict(Some(_))
     ));
     let FlowWrite::Written(verified) =
-        store.verify_flow_device(&f.flow_id, &device_of(&g), now + 10, now + 900_010).await.unwrap()
+        store.verify_flow_device(&f, &device_of(&g), now + 10, now + 900_010).await.unwrap()
     else {
         panic!("device step");
     };
@@ -265,7 +332,7 @@ async fn flow_lifecycle(store: &dyn Store) {
     assert_eq!(verified.expires_ms, now + 900_010);
     assert!(
         matches!(
-            store.verify_flow_device(&f.flow_id, &device_of(&g), now + 11, now + 900_011).await.unwrap(),
+            store.verify_flow_device(&f, &device_of(&g), now + 11, now + 900_011).await.unwrap(),
             FlowWrite::Conflict(Some(_))
         ),
         "device only once"
@@ -302,8 +369,7 @@ async fn consent_fails_on_closed_grant(store: &dyn Store) {
     for _ in 0..2 {
         let f = flow(&env, now);
         store.sign_on_flow(&f, &flow_user(), now, now + 900_000).await.unwrap();
-        let FlowWrite::Written(v) =
-            store.verify_flow_device(&f.flow_id, &device_of(&g), now, now + 900_000).await.unwrap()
+        let FlowWrite::Written(v) = store.verify_flow_device(&f, &device_of(&g), now, now + 900_000).await.unwrap()
         else {
             panic!("verify");
         };
@@ -327,8 +393,7 @@ async fn consent_fails_on_closed_grant(store: &dyn Store) {
     store.create_device_grant(&g2, &u2, now / 1000).await.unwrap();
     let f = flow(&env, now);
     store.sign_on_flow(&f, &flow_user(), now, now + 2_000_000).await.unwrap();
-    let FlowWrite::Written(v) =
-        store.verify_flow_device(&f.flow_id, &device_of(&g2), now, now + 2_000_000).await.unwrap()
+    let FlowWrite::Written(v) = store.verify_flow_device(&f, &device_of(&g2), now, now + 2_000_000).await.unwrap()
     else {
         panic!("verify");
     };
@@ -343,7 +408,7 @@ async fn approved_grant(store: &dyn Store, now_s: i64) -> DeviceGrant {
     let f = flow(&env, now_s * 1000);
     store.sign_on_flow(&f, &flow_user(), now_s * 1000, now_s * 1000 + 900_000).await.unwrap();
     let FlowWrite::Written(v) =
-        store.verify_flow_device(&f.flow_id, &device_of(&g), now_s * 1000, now_s * 1000 + 900_000).await.unwrap()
+        store.verify_flow_device(&f, &device_of(&g), now_s * 1000, now_s * 1000 + 900_000).await.unwrap()
     else {
         panic!("verify");
     };

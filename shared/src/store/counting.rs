@@ -91,12 +91,36 @@ impl FlowStore for CountingStore {
         self.counter.add("sign_on_flow");
         self.inner.sign_on_flow(fresh, user, now, exp).await
     }
-    async fn verify_flow_device(&self, id: &str, d: &FlowDevice, now: i64, exp: i64) -> StoreResult<FlowWrite> {
+    async fn verify_flow_device(&self, f: &FlowRecord, d: &FlowDevice, now: i64, exp: i64) -> StoreResult<FlowWrite> {
         self.counter.add("verify_flow_device");
-        self.inner.verify_flow_device(id, d, now, exp).await
+        self.inner.verify_flow_device(f, d, now, exp).await
     }
     async fn decide_flow_device(&self, f: &FlowRecord, d: &Decision, now: i64, exp: i64) -> StoreResult<ConsentWrite> {
         self.counter.add("decide_flow_device");
         self.inner.decide_flow_device(f, d, now, exp).await
+    }
+}
+
+#[async_trait]
+impl GuardStore for CountingStore {
+    async fn code_attempt(&self, env: &str, hash: &str, flow: &str, keys: &LimiterKeys) -> StoreResult<CodeAttempt> {
+        self.counter.add("code_attempt");
+        self.inner.code_attempt(env, hash, flow, keys).await
+    }
+    async fn record_code_failure(&self, fresh: &FlowRecord, keys: &LimiterKeys) -> StoreResult<()> {
+        self.counter.add("record_code_failure");
+        self.inner.record_code_failure(fresh, keys).await
+    }
+    async fn find_consent(&self, env: &str, user: &str, client: &str) -> StoreResult<Vec<String>> {
+        self.counter.add("find_consent");
+        self.inner.find_consent(env, user, client).await
+    }
+    async fn list_consents(&self, env: &str, user: &str) -> StoreResult<Vec<ConsentRecord>> {
+        self.counter.add("list_consents");
+        self.inner.list_consents(env, user).await
+    }
+    async fn revoke_consent(&self, env: &str, user: &str, client: &str) -> StoreResult<()> {
+        self.counter.add("revoke_consent");
+        self.inner.revoke_consent(env, user, client).await
     }
 }

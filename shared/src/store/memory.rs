@@ -19,6 +19,9 @@ struct Tables {
     grants: HashMap<String, DeviceGrant>,
     user_codes: HashMap<(String, String), UserCodeEntry>,
     flows: HashMap<String, FlowRecord>,
+    /// Limiter counters: key -> (failures, expires_at).
+    limits: HashMap<String, (u32, i64)>,
+    consents: HashMap<(String, String, String), Vec<String>>,
 }
 
 #[derive(Default)]
@@ -42,6 +45,7 @@ impl Tables {
         self.grants.retain(|_, g| g.expires_at > dead);
         self.user_codes.retain(|_, u| u.expires_at > dead);
         self.flows.retain(|_, f| f.expires_ms / 1000 > dead);
+        self.limits.retain(|_, (_, expires_at)| *expires_at > dead);
     }
 }
 
@@ -168,21 +172,20 @@ impl FlowStore for MemoryStore {
 
     async fn verify_flow_device(
         &self,
-        flow_id: &str,
+        fresh: &FlowRecord,
         device: &FlowDevice,
         now_ms: i64,
         expires_ms: i64,
     ) -> StoreResult<FlowWrite> {
         let mut tables = self.lock();
-        let Some(flow) = tables.flows.get_mut(flow_id) else {
-            return Ok(FlowWrite::Conflict(None));
+        let flow = match tables.flows.get(&fresh.flow_id) {
+            None => fresh.clone(),
+            Some(f) if f.expires_ms > now_ms && f.device.is_none() => f.clone(),
+            Some(f) => return Ok(FlowWrite::Conflict(Some(f.clone()))),
         };
-        if flow.expires_ms <= now_ms || flow.user.is_none() || flow.device.is_some() {
-            return Ok(FlowWrite::Conflict(Some(flow.clone())));
-        }
-        flow.device = Some(device.clone());
-        flow.expires_ms = expires_ms;
-        Ok(FlowWrite::Written(flow.clone()))
+        let flow = FlowRecord { device: Some(device.clone()), expires_ms, ..flow };
+        tables.flows.insert(flow.flow_id.clone(), flow.clone());
+        Ok(FlowWrite::Written(flow))
     }
 
     async fn decide_flow_device(
@@ -217,7 +220,75 @@ impl FlowStore for MemoryStore {
         if let Some(grant) = tables.grants.get_mut(&device.grant_id) {
             grant.decision = Some(decision.clone());
         }
+        if decision.approved {
+            let key = (flow.environment_id.clone(), decision.subject.user_id.clone(), device.client_id.clone());
+            let granted = tables.consents.entry(key).or_default();
+            for scope in &device.scopes {
+                if !granted.contains(scope) {
+                    granted.push(scope.clone());
+                }
+            }
+            granted.sort();
+        }
         Ok(ConsentWrite::Written)
+    }
+}
+
+#[async_trait]
+impl GuardStore for MemoryStore {
+    async fn code_attempt(
+        &self,
+        environment_id: &str,
+        user_code_hash: &str,
+        flow_id: &str,
+        keys: &LimiterKeys,
+    ) -> StoreResult<CodeAttempt> {
+        let tables = self.lock();
+        Ok(CodeAttempt {
+            entry: tables.user_codes.get(&(environment_id.to_owned(), user_code_hash.to_owned())).cloned(),
+            flow: tables.flows.get(flow_id).cloned(),
+            ip_failures: tables.limits.get(&keys.ip).map_or(0, |(n, _)| *n),
+            environment_failures: tables.limits.get(&keys.environment).map_or(0, |(n, _)| *n),
+        })
+    }
+
+    async fn record_code_failure(&self, fresh: &FlowRecord, keys: &LimiterKeys) -> StoreResult<()> {
+        let mut tables = self.lock();
+        let flow = tables.flows.entry(fresh.flow_id.clone()).or_insert_with(|| fresh.clone());
+        flow.code_failures += 1;
+        for (key, expires_at) in [(&keys.ip, keys.ip_expires_at), (&keys.environment, keys.environment_expires_at)] {
+            let counter = tables.limits.entry(key.clone()).or_insert((0, expires_at));
+            counter.0 += 1;
+        }
+        Ok(())
+    }
+
+    async fn find_consent(&self, environment_id: &str, user_id: &str, client_id: &str) -> StoreResult<Vec<String>> {
+        let key = (environment_id.to_owned(), user_id.to_owned(), client_id.to_owned());
+        Ok(self.lock().consents.get(&key).cloned().unwrap_or_default())
+    }
+
+    async fn list_consents(&self, environment_id: &str, user_id: &str) -> StoreResult<Vec<ConsentRecord>> {
+        let tables = self.lock();
+        let mut records: Vec<ConsentRecord> = tables
+            .consents
+            .iter()
+            .filter(|((env, user, _), _)| env == environment_id && user == user_id)
+            .map(|((env, user, client), scopes)| ConsentRecord {
+                environment_id: env.clone(),
+                user_id: user.clone(),
+                client_id: client.clone(),
+                scopes: scopes.clone(),
+            })
+            .collect();
+        records.sort_by(|a, b| a.client_id.cmp(&b.client_id));
+        Ok(records)
+    }
+
+    async fn revoke_consent(&self, environment_id: &str, user_id: &str, client_id: &str) -> StoreResult<()> {
+        let key = (environment_id.to_owned(), user_id.to_owned(), client_id.to_owned());
+        self.lock().consents.remove(&key);
+        Ok(())
     }
 }
 

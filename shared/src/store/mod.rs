@@ -156,6 +156,9 @@ pub struct FlowRecord {
     pub device: Option<FlowDevice>,
     /// `Some(true)` consent given, `Some(false)` refused.
     pub consent: Option<bool>,
+    /// Wrong user codes entered in this flow (the per-browser-session guessing limit).
+    #[serde(default)]
+    pub code_failures: u32,
 }
 
 /// Result of a conditional flow update.
@@ -236,17 +239,19 @@ pub trait FlowStore: Send + Sync {
         expires_ms: i64,
     ) -> StoreResult<FlowWrite>;
 
-    /// Records the device grant a verified user code led to.
-    /// Condition: stored, unexpired, signed on, no device yet.
+    /// Records the device grant a verified user code led to, creating the flow from `fresh` if it
+    /// is not stored yet (a code may be entered before signing on).
+    /// Condition: not stored, or stored, unexpired and without a device.
     async fn verify_flow_device(
         &self,
-        flow_id: &str,
+        fresh: &FlowRecord,
         device: &FlowDevice,
         now_ms: i64,
         expires_ms: i64,
     ) -> StoreResult<FlowWrite>;
 
-    /// Records consent on the flow and the decision on its grant, atomically.
+    /// Records consent on the flow and the decision on its grant, atomically; an approval is also
+    /// remembered for the user and application (scopes added to what they granted before).
     /// Conditions: flow unexpired with a device and no consent yet; grant unexpired and undecided.
     async fn decide_flow_device(
         &self,
@@ -257,6 +262,60 @@ pub trait FlowStore: Send + Sync {
     ) -> StoreResult<ConsentWrite>;
 }
 
+/// The counters of the user-code guessing limits: one per client IP and time window, one per
+/// environment and time window. Keys and expiries come from `flows::guard`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LimiterKeys {
+    pub ip: String,
+    pub ip_expires_at: i64,
+    pub environment: String,
+    pub environment_expires_at: i64,
+}
+
+/// Everything a user-code attempt needs, fetched in one request.
+#[derive(Debug, PartialEq, Eq)]
+pub struct CodeAttempt {
+    pub entry: Option<UserCodeEntry>,
+    pub flow: Option<FlowRecord>,
+    pub ip_failures: u32,
+    pub environment_failures: u32,
+}
+
+/// Scopes a user has granted an application (remembered consent).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentRecord {
+    pub environment_id: String,
+    pub user_id: String,
+    pub client_id: String,
+    pub scopes: Vec<String>,
+}
+
+/// Guessing limits for user codes, and remembered consents.
+#[async_trait]
+pub trait GuardStore: Send + Sync {
+    /// The user code entry, the flow and both failure counters, in one batched read.
+    async fn code_attempt(
+        &self,
+        environment_id: &str,
+        user_code_hash: &str,
+        flow_id: &str,
+        keys: &LimiterKeys,
+    ) -> StoreResult<CodeAttempt>;
+
+    /// Counts a wrong code against the flow (created from `fresh` if not stored), the client IP and
+    /// the environment, in one atomic write.
+    async fn record_code_failure(&self, fresh: &FlowRecord, keys: &LimiterKeys) -> StoreResult<()>;
+
+    /// Scopes the user has granted the application (empty if none).
+    async fn find_consent(&self, environment_id: &str, user_id: &str, client_id: &str) -> StoreResult<Vec<String>>;
+
+    /// Every remembered consent of a user, by client id.
+    async fn list_consents(&self, environment_id: &str, user_id: &str) -> StoreResult<Vec<ConsentRecord>>;
+
+    /// Forgets a remembered consent; the application must ask again.
+    async fn revoke_consent(&self, environment_id: &str, user_id: &str, client_id: &str) -> StoreResult<()>;
+}
+
 /// Everything the server keeps.
-pub trait Store: DirectoryStore + DeviceGrantStore + FlowStore {}
-impl<T: DirectoryStore + DeviceGrantStore + FlowStore> Store for T {}
+pub trait Store: DirectoryStore + DeviceGrantStore + FlowStore + GuardStore {}
+impl<T: DirectoryStore + DeviceGrantStore + FlowStore + GuardStore> Store for T {}

@@ -36,6 +36,12 @@ pub(super) fn user_code_pk(environment_id: &str, hash: &str) -> String {
 pub(super) fn flow_pk(flow_id: &str) -> String {
     format!("FLOW#{flow_id}")
 }
+pub(super) fn consent_pk(environment_id: &str, user_id: &str) -> String {
+    format!("CONSENT#{environment_id}#{user_id}")
+}
+pub(super) fn limit_pk(key: &str) -> String {
+    format!("LIMIT#{key}")
+}
 pub(super) fn env_pk(environment_id: &str) -> String {
     format!("ENV#{environment_id}")
 }
@@ -125,27 +131,6 @@ pub(super) fn grant_from(item: &Item) -> StoreResult<DeviceGrant> {
     })
 }
 
-pub(super) fn flow_item(f: &FlowRecord) -> StoreResult<Item> {
-    let mut item = key(flow_pk(&f.flow_id), "FLOW");
-    item.insert("environment_id".into(), s(&f.environment_id));
-    if let Some(app) = &f.application_id {
-        item.insert("application_id".into(), s(app));
-    }
-    item.insert("created_ms".into(), n(f.created_ms));
-    item.insert("expires_ms".into(), n(f.expires_ms));
-    item.insert(TTL_ATTRIBUTE.into(), n(f.expires_ms.div_euclid(1000) + 1));
-    if let Some(u) = &f.user {
-        item.insert("flow_user".into(), json(u)?);
-    }
-    if let Some(d) = &f.device {
-        item.insert("device".into(), json(d)?);
-    }
-    if let Some(c) = f.consent {
-        item.insert("consent".into(), Av::Bool(c));
-    }
-    Ok(item)
-}
-
 pub(super) fn flow_from(item: &Item) -> StoreResult<FlowRecord> {
     let pk = get_s(item, "pk")?;
     Ok(FlowRecord {
@@ -164,5 +149,22 @@ pub(super) fn flow_from(item: &Item) -> StoreResult<FlowRecord> {
             None => None,
             _ => return Err(corrupt("consent")),
         },
+        code_failures: u32::try_from(get_opt_n(item, "code_failures")?.unwrap_or(0))
+            .map_err(|_| corrupt("code_failures"))?,
     })
+}
+
+/// `SET` clauses (and their values) that give a flow its starting facts unless it is stored.
+pub(super) fn flow_seed(fresh: &FlowRecord) -> (String, Item) {
+    let mut clauses = vec![
+        "environment_id = if_not_exists(environment_id, :env)",
+        "created_ms = if_not_exists(created_ms, :created)",
+    ];
+    let mut values =
+        Item::from([(":env".to_owned(), s(&fresh.environment_id)), (":created".to_owned(), n(fresh.created_ms))]);
+    if let Some(app) = &fresh.application_id {
+        clauses.push("application_id = if_not_exists(application_id, :app)");
+        values.insert(":app".into(), s(app));
+    }
+    (clauses.join(", "), values)
 }

@@ -7,9 +7,9 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue as Av, BillingMode, KeySchemaElement, KeyType, Put, ReturnValue,
-    ReturnValuesOnConditionCheckFailure as OnFail, ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem,
-    Update,
+    AttributeDefinition, AttributeValue as Av, BillingMode, KeySchemaElement, KeyType, KeysAndAttributes, Put,
+    ReturnValue, ReturnValuesOnConditionCheckFailure as OnFail, ScalarAttributeType, TimeToLiveSpecification,
+    TransactWriteItem, Update,
 };
 use aws_sdk_dynamodb::Client;
 
@@ -110,6 +110,35 @@ impl DynamoStore {
 
     fn key(pk: String, sk: &str) -> Item {
         items::key(pk, sk)
+    }
+
+    /// One conditional UpdateItem on a flow that creates it from its starting facts if needed.
+    async fn upsert_flow(
+        &self,
+        fresh: &FlowRecord,
+        update: String,
+        condition: &str,
+        mut values: Item,
+        now_ms: i64,
+        expires_ms: i64,
+    ) -> StoreResult<FlowWrite> {
+        values.insert(":exp".into(), n(expires_ms));
+        values.insert(":ttl".into(), n(expires_ms.div_euclid(1000) + 1));
+        values.insert(":now".into(), n(now_ms));
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(flow_pk(&fresh.flow_id), "FLOW")))
+            .update_expression(update)
+            .condition_expression(condition)
+            .set_expression_attribute_values(Some(values))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(OnFail::AllOld)
+            .send()
+            .await
+            .map(|out| out.attributes);
+        flow_write(conditional(result)?)
     }
 
     /// Runs a transaction. `Ok(Err(failed))` when it was cancelled by conditions, `failed[i]`
@@ -344,63 +373,37 @@ impl FlowStore for DynamoStore {
         now_ms: i64,
         expires_ms: i64,
     ) -> StoreResult<FlowWrite> {
-        let seed = flow_item(fresh)?;
-        let mut update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(flow_pk(&fresh.flow_id), "FLOW")))
-            .update_expression(
-                "SET environment_id = if_not_exists(environment_id, :env), \
-                 created_ms = if_not_exists(created_ms, :created), \
-                 flow_user = :user, expires_ms = :exp, expires_at = :ttl",
-            )
-            .condition_expression("attribute_not_exists(pk) OR (attribute_not_exists(flow_user) AND expires_ms > :now)")
-            .expression_attribute_values(":env", s(&fresh.environment_id))
-            .expression_attribute_values(":created", n(fresh.created_ms))
-            .expression_attribute_values(":user", json(user)?)
-            .expression_attribute_values(":exp", n(expires_ms))
-            .expression_attribute_values(":ttl", n(expires_ms.div_euclid(1000) + 1))
-            .expression_attribute_values(":now", n(now_ms))
-            .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(OnFail::AllOld);
-        if let Some(app) = seed.get("application_id") {
-            update = update
-                .update_expression(
-                    "SET environment_id = if_not_exists(environment_id, :env), \
-                     created_ms = if_not_exists(created_ms, :created), \
-                     application_id = if_not_exists(application_id, :app), \
-                     flow_user = :user, expires_ms = :exp, expires_at = :ttl",
-                )
-                .expression_attribute_values(":app", app.clone());
-        }
-        flow_write(conditional(update.send().await.map(|out| out.attributes))?)
+        let (seed, mut values) = flow_seed(fresh);
+        values.insert(":user".into(), json(user)?);
+        self.upsert_flow(
+            fresh,
+            format!("SET {seed}, flow_user = :user, expires_ms = :exp, expires_at = :ttl"),
+            "attribute_not_exists(pk) OR (attribute_not_exists(flow_user) AND expires_ms > :now)",
+            values,
+            now_ms,
+            expires_ms,
+        )
+        .await
     }
 
     async fn verify_flow_device(
         &self,
-        flow_id: &str,
+        fresh: &FlowRecord,
         device: &FlowDevice,
         now_ms: i64,
         expires_ms: i64,
     ) -> StoreResult<FlowWrite> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(flow_pk(flow_id), "FLOW")))
-            .update_expression("SET device = :device, expires_ms = :exp, expires_at = :ttl")
-            .condition_expression("attribute_exists(flow_user) AND attribute_not_exists(device) AND expires_ms > :now")
-            .expression_attribute_values(":device", json(device)?)
-            .expression_attribute_values(":exp", n(expires_ms))
-            .expression_attribute_values(":ttl", n(expires_ms.div_euclid(1000) + 1))
-            .expression_attribute_values(":now", n(now_ms))
-            .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(OnFail::AllOld)
-            .send()
-            .await
-            .map(|out| out.attributes);
-        flow_write(conditional(result)?)
+        let (seed, mut values) = flow_seed(fresh);
+        values.insert(":device".into(), json(device)?);
+        self.upsert_flow(
+            fresh,
+            format!("SET {seed}, device = :device, expires_ms = :exp, expires_at = :ttl"),
+            "attribute_not_exists(pk) OR (attribute_not_exists(device) AND expires_ms > :now)",
+            values,
+            now_ms,
+            expires_ms,
+        )
+        .await
     }
 
     async fn decide_flow_device(
@@ -435,10 +438,23 @@ impl FlowStore for DynamoStore {
             .expression_attribute_values(":now_s", n(now_ms.div_euclid(1000)))
             .build()
             .map_err(build_err)?;
-        let items = vec![
+        let mut items = vec![
             TransactWriteItem::builder().update(flow_update).build(),
             TransactWriteItem::builder().update(grant_update).build(),
         ];
+        if decision.approved && !device.scopes.is_empty() {
+            let remember = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(Self::key(
+                    consent_pk(&flow.environment_id, &decision.subject.user_id),
+                    &device.client_id,
+                )))
+                .update_expression("ADD scopes :scopes")
+                .expression_attribute_values(":scopes", Av::Ss(device.scopes.clone()))
+                .build()
+                .map_err(build_err)?;
+            items.push(TransactWriteItem::builder().update(remember).build());
+        }
         match self.transact(items).await? {
             Ok(()) => Ok(ConsentWrite::Written),
             Err(failed) if failed.first() == Some(&true) => Ok(ConsentWrite::FlowConflict),
@@ -451,5 +467,142 @@ fn flow_write(result: Result<Item, Option<Item>>) -> StoreResult<FlowWrite> {
     match result {
         Ok(item) => Ok(FlowWrite::Written(flow_from(&item)?)),
         Err(old) => Ok(FlowWrite::Conflict(old.as_ref().map(flow_from).transpose()?)),
+    }
+}
+
+fn string_set(item: &Item, name: &str) -> Vec<String> {
+    match item.get(name) {
+        Some(Av::Ss(values)) => {
+            let mut values = values.clone();
+            values.sort();
+            values
+        }
+        _ => Vec::new(),
+    }
+}
+
+#[async_trait]
+impl GuardStore for DynamoStore {
+    async fn code_attempt(
+        &self,
+        environment_id: &str,
+        user_code_hash: &str,
+        flow_id: &str,
+        keys: &LimiterKeys,
+    ) -> StoreResult<CodeAttempt> {
+        let code_pk = user_code_pk(environment_id, user_code_hash);
+        let wanted = vec![
+            Self::key(code_pk.clone(), "USERCODE"),
+            Self::key(flow_pk(flow_id), "FLOW"),
+            Self::key(limit_pk(&keys.ip), "LIMIT"),
+            Self::key(limit_pk(&keys.environment), "LIMIT"),
+        ];
+        let mut request =
+            KeysAndAttributes::builder().set_keys(Some(wanted)).consistent_read(true).build().map_err(build_err)?;
+        let mut found: Vec<Item> = Vec::new();
+        // One request; a throttled batch returns unprocessed keys, which are asked for again.
+        loop {
+            let out =
+                self.client.batch_get_item().request_items(&self.table, request).send().await.map_err(unavailable)?;
+            if let Some(items) = out.responses().and_then(|r| r.get(&self.table)) {
+                found.extend(items.iter().cloned());
+            }
+            match out.unprocessed_keys().and_then(|u| u.get(&self.table)) {
+                Some(rest) if !rest.keys().is_empty() => request = rest.clone(),
+                _ => break,
+            }
+        }
+        let by_pk = |pk: &str| found.iter().find(|item| matches!(item.get("pk"), Some(Av::S(p)) if p == pk));
+        let failures = |key: &str| -> StoreResult<u32> {
+            let count = by_pk(&limit_pk(key)).map(|item| get_n(item, "failures")).transpose()?.unwrap_or(0);
+            Ok(u32::try_from(count).unwrap_or(u32::MAX))
+        };
+        Ok(CodeAttempt {
+            entry: by_pk(&code_pk).map(|item| get_json(item, "data")).transpose()?,
+            flow: by_pk(&flow_pk(flow_id)).map(flow_from).transpose()?,
+            ip_failures: failures(&keys.ip)?,
+            environment_failures: failures(&keys.environment)?,
+        })
+    }
+
+    async fn record_code_failure(&self, fresh: &FlowRecord, keys: &LimiterKeys) -> StoreResult<()> {
+        let (seed, mut values) = flow_seed(fresh);
+        values.insert(":one".into(), n(1));
+        values.insert(":exp".into(), n(fresh.expires_ms));
+        values.insert(":ttl".into(), n(fresh.expires_ms.div_euclid(1000) + 1));
+        let flow = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(flow_pk(&fresh.flow_id), "FLOW")))
+            .update_expression(format!(
+                "SET {seed}, expires_ms = if_not_exists(expires_ms, :exp), expires_at = if_not_exists(expires_at, :ttl) \
+                 ADD code_failures :one"
+            ))
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(build_err)?;
+        let mut items = vec![TransactWriteItem::builder().update(flow).build()];
+        for (key, expires_at) in [(&keys.ip, keys.ip_expires_at), (&keys.environment, keys.environment_expires_at)] {
+            let counter = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(Self::key(limit_pk(key), "LIMIT")))
+                .update_expression("SET expires_at = if_not_exists(expires_at, :exp) ADD failures :one")
+                .expression_attribute_values(":exp", n(expires_at))
+                .expression_attribute_values(":one", n(1))
+                .build()
+                .map_err(build_err)?;
+            items.push(TransactWriteItem::builder().update(counter).build());
+        }
+        match self.transact(items).await? {
+            Ok(()) => Ok(()),
+            Err(_) => Err(StoreError::Unavailable("an unconditional counter update was refused".into())),
+        }
+    }
+
+    async fn find_consent(&self, environment_id: &str, user_id: &str, client_id: &str) -> StoreResult<Vec<String>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(consent_pk(environment_id, user_id), client_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(out.item().map(|item| string_set(item, "scopes")).unwrap_or_default())
+    }
+
+    async fn list_consents(&self, environment_id: &str, user_id: &str) -> StoreResult<Vec<ConsentRecord>> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(&consent_pk(environment_id, user_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        out.items()
+            .iter()
+            .map(|item| {
+                Ok(ConsentRecord {
+                    environment_id: environment_id.to_owned(),
+                    user_id: user_id.to_owned(),
+                    client_id: get_s(item, "sk")?.to_owned(),
+                    scopes: string_set(item, "scopes"),
+                })
+            })
+            .collect()
+    }
+
+    async fn revoke_consent(&self, environment_id: &str, user_id: &str, client_id: &str) -> StoreResult<()> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(consent_pk(environment_id, user_id), client_id)))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
     }
 }
