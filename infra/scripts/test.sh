@@ -36,15 +36,35 @@ export "$(grep -m1 '^DYNAMODB_ENDPOINT_URL=' "$log")"
 echo "   $DYNAMODB_ENDPOINT_URL"
 
 echo "== cargo test"
-cargo test --workspace --no-fail-fast 2>&1 | tee "$CARGO_TARGET_DIR/test-output.txt"
+out="$CARGO_TARGET_DIR/test-output.txt"
+cargo test --workspace --no-fail-fast 2>&1 | tee "$out"
 status=${PIPESTATUS[0]}
 
-passed=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed' "$CARGO_TARGET_DIR/test-output.txt" | awk '{s+=$4} END {print s+0}')
-failed=$(grep -Eo '[0-9]+ failed' "$CARGO_TARGET_DIR/test-output.txt" | awk '{s+=$1} END {print s+0}')
-ignored=$(grep -Eo '[0-9]+ ignored' "$CARGO_TARGET_DIR/test-output.txt" | awk '{s+=$1} END {print s+0}')
-if [ "$ignored" != "0" ]; then
-  echo "error: $ignored tests are ignored; the full run skips nothing" >&2
+echo "== browser tests (headless Debian Chromium, playwright-core)"
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "   installing Debian's chromium"
+  sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo_cmd=sudo
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium >/dev/null
+fi
+npm ci --prefix tests/browser --no-audit --no-fund --silent
+cargo build --quiet -p local-server
+browser_out="$CARGO_TARGET_DIR/browser-output.txt"
+LOCAL_SERVER_BIN="$CARGO_TARGET_DIR/debug/local-server" SCREENSHOT_DIR=build/screenshots \
+  node --test tests/browser/ 2>&1 | tee "$browser_out"
+[ "${PIPESTATUS[0]}" = 0 ] || status=1
+echo "   screenshots of every page: build/screenshots/"
+
+passed=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed' "$out" | awk '{s+=$4} END {print s+0}')
+failed=$(grep -Eo '[0-9]+ failed;' "$out" | awk '{s+=$1} END {print s+0}')
+ignored=$(grep -Eo '[0-9]+ ignored;' "$out" | awk '{s+=$1} END {print s+0}')
+browser_passed=$(awk '/^# pass /{print $3}' "$browser_out" | tail -1)
+browser_failed=$(awk '/^# fail /{print $3}' "$browser_out" | tail -1)
+browser_skipped=$(awk '/^# (skipped|todo) /{s+=$3} END {print s+0}' "$browser_out")
+if [ "$ignored" != "0" ] || [ "$browser_skipped" != "0" ]; then
+  echo "error: $ignored Rust and $browser_skipped browser tests were skipped; the full run skips nothing" >&2
   status=1
 fi
-echo "$passed passed, $failed failed"
+[ -n "$browser_passed" ] || { echo "error: the browser tests did not report" >&2; status=1; browser_passed=0; browser_failed=1; }
+echo "$((passed + browser_passed)) passed, $((failed + browser_failed)) failed"
 exit "$status"

@@ -18,6 +18,7 @@ pub enum Purpose {
     RefreshToken,
     FlowId,
     SessionCookie,
+    Csrf,
 }
 
 impl Purpose {
@@ -29,6 +30,7 @@ impl Purpose {
             Purpose::RefreshToken => b"refresh_token",
             Purpose::FlowId => b"flow_id",
             Purpose::SessionCookie => b"session_cookie",
+            Purpose::Csrf => b"csrf",
         }
     }
 }

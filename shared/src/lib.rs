@@ -15,6 +15,7 @@ pub mod grants;
 pub mod hashing;
 pub mod http;
 pub mod model;
+pub mod pages;
 pub mod passwords;
 pub mod routes;
 pub mod sessions;

@@ -21,6 +21,11 @@ pub enum Endpoint {
     Discovery,
     DeviceStart,
     Flow,
+    Signon,
+    SignonAsset,
+    Grants,
+    Qr,
+    UserAuthorization,
 }
 
 impl Endpoint {
@@ -33,6 +38,11 @@ impl Endpoint {
             Endpoint::Discovery => "discovery",
             Endpoint::DeviceStart => "device",
             Endpoint::Flow => "flows",
+            Endpoint::Signon => "signon",
+            Endpoint::SignonAsset => "signon_assets",
+            Endpoint::Grants => "grants",
+            Endpoint::Qr => "qr",
+            Endpoint::UserAuthorization => "user_authorization",
         }
     }
 }
@@ -82,10 +92,19 @@ pub static ROUTES: &[Route] = &[
     route(Get, "/{envId}/as/jwks", Jwks, P1),
     route(Get, "/{envId}/as/.well-known/openid-configuration", Discovery, P1),
     route(Get, "/{envId}/device", DeviceStart, P1),
+    // Before `{appIdentifier}`: `qr` is reserved (`Application::validate`).
+    route(Get, "/{envId}/device/qr", Qr, P1),
     route(Get, "/{envId}/device/{appIdentifier}", DeviceStart, P1),
     route(Get, "/{envId}/flows/{flowId}", Flow, P1),
     route(Post, "/{envId}/flows/{flowId}", Flow, P1),
+    route(Get, "/{envId}/signon/", Signon, P1),
+    route(Post, "/{envId}/signon/", Signon, P1),
+    route(Get, "/{envId}/signon/style.css", SignonAsset, P1),
+    route(Get, "/{envId}/signon/grants", Grants, P1),
+    route(Post, "/{envId}/signon/grants", Grants, P1),
     route(Post, "/as/device_authz.oauth2", DeviceAuthorization, PF),
+    route(Get, "/as/user_authz.oauth2", UserAuthorization, PF),
+    route(Post, "/as/user_authz.oauth2", UserAuthorization, PF),
     route(Post, "/as/token.oauth2", Token, PF),
     route(Get, "/pf/JWKS", Jwks, PF),
     route(Get, "/.well-known/openid-configuration", Discovery, PF),
@@ -194,6 +213,11 @@ async fn handle(endpoint: Endpoint, ctx: &Context<'_>, req: &Request) -> Respons
         Discovery => endpoints::discovery::handle(ctx, req).await,
         DeviceStart => endpoints::device::handle(ctx, req).await,
         Flow => endpoints::flows::handle(ctx, req).await,
+        Signon => endpoints::signon::handle(ctx, req).await,
+        SignonAsset => endpoints::assets::handle(ctx, req).await,
+        Grants => endpoints::grants::handle(ctx, req).await,
+        Qr => endpoints::qr::handle(ctx, req).await,
+        UserAuthorization => endpoints::user_authorization::handle(ctx, req).await,
     }
 }
 

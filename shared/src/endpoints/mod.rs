@@ -1,11 +1,16 @@
 //! One file per endpoint: parse the request, call the grant or flow engine, answer.
 
+pub mod assets;
 pub mod device;
 pub mod device_authorization;
 pub mod discovery;
 pub mod flows;
+pub mod grants;
 pub mod jwks;
+pub mod qr;
+pub mod signon;
 pub mod token;
+pub mod user_authorization;
 
 use crate::error::OAuthError;
 use crate::http::{Params, Request};

@@ -1,0 +1,14 @@
+//! `GET|POST /{envId}/signon/?flowId=…`: the hosted sign-on pages (see `pages`).
+
+use http::Method;
+
+use crate::http::{Request, Response};
+use crate::routes::Context;
+
+pub async fn handle(ctx: &Context<'_>, req: &Request) -> Response {
+    if req.method == Method::POST {
+        crate::pages::act(ctx.app, ctx.environment_id(), req).await
+    } else {
+        crate::pages::show(ctx.app, ctx.environment_id(), req).await
+    }
+}
