@@ -62,7 +62,7 @@ impl App {
             None => Hasher::new(&crate::clock::random_bytes::<32>(&OsRandom)),
         };
         let signer = match &settings.signing_keys {
-            Some((es, rs)) => Signer::from_pem(es, rs)?,
+            Some((es, rs)) => Signer::from_pem(es, rs)?.with_previous(&settings.previous_signing_keys)?,
             None if persistent => {
                 return Err("ES256_PRIVATE_KEY and RS256_PRIVATE_KEY are required with a persistent store".into())
             }

@@ -28,6 +28,9 @@ pub struct Settings {
     pub hash_key: Option<Vec<u8>>,
     /// PKCS#8 PEM signing keys (`ES256_PRIVATE_KEY`, `RS256_PRIVATE_KEY`).
     pub signing_keys: Option<(String, String)>,
+    /// Keys replaced by a rotation, still published (`PREVIOUS_ES256_PRIVATE_KEY`,
+    /// `PREVIOUS_RS256_PRIVATE_KEY`).
+    pub previous_signing_keys: Vec<String>,
     /// PingFederate's server-wide `bypassActivationCodeConfirmation`.
     pub bypass_activation_code_confirmation: bool,
     /// PingFederate's server-wide "Bypass Authorization Approval" (for grants already approved).
@@ -82,7 +85,10 @@ impl Settings {
                 Some(other) => Err(format!("{name} must be true or false, got '{other}'")),
             }
         };
+        let previous_signing_keys =
+            ["PREVIOUS_ES256_PRIVATE_KEY", "PREVIOUS_RS256_PRIVATE_KEY"].iter().filter_map(|name| get(name)).collect();
         Ok(Self {
+            previous_signing_keys,
             bypass_activation_code_confirmation: flag("BYPASS_ACTIVATION_CODE_CONFIRMATION")?,
             bypass_authorization_approval: flag("BYPASS_AUTHORIZATION_APPROVAL")?,
             public_base_url,

@@ -73,6 +73,10 @@ impl OAuthError {
         Self::new(StatusCode::BAD_REQUEST, "invalid_grant", "Device code not found, expired or invalid")
     }
 
+    pub fn invalid_grant(description: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_grant", description)
+    }
+
     /// PingFederate's text (seed 000).
     pub fn access_denied() -> Self {
         Self::new(StatusCode::BAD_REQUEST, "access_denied", "Authorization request is denied")

@@ -19,6 +19,7 @@ pub enum Purpose {
     FlowId,
     SessionCookie,
     Csrf,
+    AuthorizationCode,
 }
 
 impl Purpose {
@@ -31,6 +32,7 @@ impl Purpose {
             Purpose::FlowId => b"flow_id",
             Purpose::SessionCookie => b"session_cookie",
             Purpose::Csrf => b"csrf",
+            Purpose::AuthorizationCode => b"authorization_code",
         }
     }
 }

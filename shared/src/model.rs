@@ -24,6 +24,16 @@ pub enum TokenEndpointAuthMethod {
     PrivateKeyJwt,
 }
 
+/// PingOne `pkceEnforcement` (PING-COMPAT §3.3).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PkceEnforcement {
+    #[default]
+    Optional,
+    Required,
+    S256Required,
+}
+
 /// Signature algorithm of the tokens issued to an application.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SigningAlg {
@@ -72,6 +82,8 @@ pub struct Application {
     /// `bypassApprovalPage`).
     #[serde(default)]
     pub bypass_approval_page: bool,
+    #[serde(default)]
+    pub pkce_enforcement: PkceEnforcement,
 }
 
 impl Application {
@@ -100,6 +112,7 @@ impl Application {
             refresh_token_lifetime: 2_592_000,
             bypass_activation_code_confirmation: false,
             bypass_approval_page: false,
+            pkce_enforcement: PkceEnforcement::Optional,
         }
     }
 

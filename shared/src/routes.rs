@@ -26,6 +26,11 @@ pub enum Endpoint {
     Grants,
     Qr,
     UserAuthorization,
+    Authorize,
+    Resume,
+    Userinfo,
+    Introspect,
+    Revoke,
 }
 
 impl Endpoint {
@@ -43,6 +48,11 @@ impl Endpoint {
             Endpoint::Grants => "grants",
             Endpoint::Qr => "qr",
             Endpoint::UserAuthorization => "user_authorization",
+            Endpoint::Authorize => "authorize",
+            Endpoint::Resume => "resume",
+            Endpoint::Userinfo => "userinfo",
+            Endpoint::Introspect => "introspect",
+            Endpoint::Revoke => "revoke",
         }
     }
 }
@@ -91,6 +101,15 @@ pub static ROUTES: &[Route] = &[
     route(Post, "/{envId}/as/token", Token, P1),
     route(Get, "/{envId}/as/jwks", Jwks, P1),
     route(Get, "/{envId}/as/.well-known/openid-configuration", Discovery, P1),
+    route(Get, "/{envId}/as/.well-known/oauth-authorization-server", Discovery, P1),
+    route(Get, "/.well-known/oauth-authorization-server/{envId}/as", Discovery, P1),
+    route(Get, "/{envId}/as/authorize", Authorize, P1),
+    route(Post, "/{envId}/as/authorize", Authorize, P1),
+    route(Get, "/{envId}/as/resume", Resume, P1),
+    route(Get, "/{envId}/as/userinfo", Userinfo, P1),
+    route(Post, "/{envId}/as/userinfo", Userinfo, P1),
+    route(Post, "/{envId}/as/introspect", Introspect, P1),
+    route(Post, "/{envId}/as/revoke", Revoke, P1),
     route(Get, "/{envId}/device", DeviceStart, P1),
     // Before `{appIdentifier}`: `qr` is reserved (`Application::validate`).
     route(Get, "/{envId}/device/qr", Qr, P1),
@@ -108,6 +127,13 @@ pub static ROUTES: &[Route] = &[
     route(Post, "/as/token.oauth2", Token, PF),
     route(Get, "/pf/JWKS", Jwks, PF),
     route(Get, "/.well-known/openid-configuration", Discovery, PF),
+    route(Get, "/.well-known/oauth-authorization-server", Discovery, PF),
+    route(Get, "/as/authorization.oauth2", Authorize, PF),
+    route(Post, "/as/authorization.oauth2", Authorize, PF),
+    route(Get, "/idp/userinfo.openid", Userinfo, PF),
+    route(Post, "/idp/userinfo.openid", Userinfo, PF),
+    route(Post, "/as/introspect.oauth2", Introspect, PF),
+    route(Post, "/as/revoke_token.oauth2", Revoke, PF),
 ];
 
 /// Path parameters of a matched route; `environment_id` is the default one on PingFederate routes.
@@ -218,6 +244,11 @@ async fn handle(endpoint: Endpoint, ctx: &Context<'_>, req: &Request) -> Respons
         Grants => endpoints::grants::handle(ctx, req).await,
         Qr => endpoints::qr::handle(ctx, req).await,
         UserAuthorization => endpoints::user_authorization::handle(ctx, req).await,
+        Authorize => endpoints::authorize::handle(ctx, req).await,
+        Resume => endpoints::resume::handle(ctx, req).await,
+        Userinfo => endpoints::userinfo::handle(ctx, req).await,
+        Introspect => endpoints::introspect::handle(ctx, req).await,
+        Revoke => endpoints::revoke::handle(ctx, req).await,
     }
 }
 
@@ -266,7 +297,7 @@ mod tests {
 
     #[test]
     fn every_endpoint_has_a_route_in_both_dialects_where_ping_has_one() {
-        for endpoint in [DeviceAuthorization, Token, Jwks, Discovery] {
+        for endpoint in [DeviceAuthorization, Token, Jwks, Discovery, Authorize, Userinfo, Introspect, Revoke] {
             for dialect in [P1, PF] {
                 assert!(
                     ROUTES.iter().any(|r| r.endpoint == endpoint && r.dialect == dialect),

@@ -51,11 +51,15 @@ fn thumbprint(canonical: &str) -> String {
     B64.encode(digest::digest(&digest::SHA256, canonical.as_bytes()))
 }
 
-/// The server's signing keys: one ES256 (the default) and one RS256 (per application).
+/// The server's signing keys: one ES256 (the default) and one RS256 (per application), plus the
+/// public halves of the keys they replaced, published until tokens signed with them expire.
 pub struct Signer {
     es256: Key,
     rs256: Key,
+    previous: Vec<Key>,
     rng: SystemRandom,
+    /// Every published key, parsed once, for checking tokens this server issued.
+    verifiers: Vec<(String, jsonwebtoken::Algorithm, jsonwebtoken::DecodingKey)>,
 }
 
 impl Signer {
@@ -68,14 +72,62 @@ impl Signer {
         if rsa.public_modulus_len() < 256 {
             return Err("the RS256 key must be at least 2048 bits".into());
         }
-        Ok(Self { es256: Key::ec(ec), rs256: Key::rsa(rsa), rng: SystemRandom::new() })
+        Ok(Self::assemble(Key::ec(ec), Key::rsa(rsa), Vec::new()))
+    }
+
+    /// Adds keys that were active before a rotation (PKCS#8 PEM, P-256 or RSA): their public
+    /// keys stay in the JWKS and their tokens stay valid until they expire.
+    pub fn with_previous(self, pems: &[String]) -> Result<Self, String> {
+        let mut previous = Vec::new();
+        for pem in pems {
+            let der = pem_body(pem)?;
+            let key = match EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &der) {
+                Ok(ec) => Key::ec(ec),
+                Err(_) => Key::rsa(
+                    RsaKeyPair::from_pkcs8(&der)
+                        .map_err(|e| format!("a previous key is neither P-256 nor RSA PKCS#8: {e}"))?,
+                ),
+            };
+            previous.push(key);
+        }
+        Ok(Self::assemble(self.es256, self.rs256, previous))
+    }
+
+    fn assemble(es256: Key, rs256: Key, previous: Vec<Key>) -> Self {
+        let verifiers = [&es256, &rs256]
+            .into_iter()
+            .chain(previous.iter())
+            .filter_map(|k| {
+                let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(k.jwk.clone()).ok()?;
+                let alg =
+                    if k.jwk["kty"] == "EC" { jsonwebtoken::Algorithm::ES256 } else { jsonwebtoken::Algorithm::RS256 };
+                Some((k.kid.clone(), alg, jsonwebtoken::DecodingKey::from_jwk(&jwk).ok()?))
+            })
+            .collect();
+        Self { es256, rs256, previous, rng: SystemRandom::new(), verifiers }
+    }
+
+    /// The claims of a token this server signed (any published key), if its signature holds and
+    /// it has not expired. Audience and issuer are the caller's to check.
+    pub fn verify(&self, token: &str) -> Option<Value> {
+        let header = jsonwebtoken::decode_header(token).ok()?;
+        let kid = header.kid?;
+        let (_, alg, key) = self.verifiers.iter().find(|(k, _, _)| *k == kid)?;
+        if header.alg != *alg {
+            return None;
+        }
+        let mut validation = jsonwebtoken::Validation::new(*alg);
+        validation.validate_aud = false;
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["exp"]);
+        jsonwebtoken::decode::<Value>(token, key, &validation).ok().map(|d| d.claims)
     }
 
     /// Fresh keys that live as long as the process: for the local server and tests.
     pub fn generate() -> Self {
         let ec = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).expect("P-256 key generation");
         let rsa = RsaKeyPair::generate(KeySize::Rsa2048).expect("RSA key generation");
-        Self { es256: Key::ec(ec), rs256: Key::rsa(rsa), rng: SystemRandom::new() }
+        Self::assemble(Key::ec(ec), Key::rsa(rsa), Vec::new())
     }
 
     /// Both keys as PKCS#8 PEM, to persist generated keys.
@@ -114,7 +166,9 @@ impl Signer {
 
     /// The JSON Web Key Set of the public keys (RFC 7517 §5).
     pub fn jwks(&self) -> Value {
-        json!({"keys": [self.es256.jwk, self.rs256.jwk]})
+        let keys: Vec<&Value> =
+            [&self.es256, &self.rs256].into_iter().chain(self.previous.iter()).map(|k| &k.jwk).collect();
+        json!({ "keys": keys })
     }
 }
 
@@ -160,10 +214,17 @@ pub struct AccessTokenClaims<'a> {
     pub jti: String,
     pub client_id: &'a str,
     pub scope: String,
-    pub auth_time: i64,
-    pub sid: &'a str,
-    pub amr: [&'a str; 1],
-    pub acr: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sid: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amr: Option<[&'a str; 1]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acr: Option<&'a str>,
+    /// The grant family the token hangs off (`d.`/`c.` + grant id), for revocation checks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gid: Option<String>,
 }
 
 /// OpenID Connect Core §2 ID token claims, with the profile/email claims the scopes grant.
@@ -175,6 +236,8 @@ pub struct IdTokenClaims<'a> {
     pub exp: i64,
     pub iat: i64,
     pub auth_time: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<&'a str>,
     pub sid: &'a str,
     pub amr: [&'a str; 1],
     pub acr: &'a str,
@@ -219,6 +282,26 @@ mod tests {
         assert_eq!(a.jwks(), b.jwks(), "the same keys give the same JWKS and kids");
         assert!(Signer::from_pem("not pem!", &rsa).unwrap_err().contains("PEM"));
         assert!(Signer::from_pem(&rsa, &rsa).unwrap_err().contains("ES256"));
+    }
+
+    #[test]
+    fn rotation_keeps_previous_keys_published_and_verifiable() {
+        let (old_ec, old_rsa) = Signer::generate_pem();
+        let old = Signer::from_pem(&old_ec, &old_rsa).unwrap();
+        let old_token = old.sign(SigningAlg::ES256, "at+jwt", &json!({"exp": 4_000_000_000u64}));
+        let (new_ec, new_rsa) = Signer::generate_pem();
+        let rotated = Signer::from_pem(&new_ec, &new_rsa).unwrap().with_previous(&[old_ec, old_rsa]).unwrap();
+        assert_eq!(rotated.jwks()["keys"].as_array().unwrap().len(), 4);
+        assert!(rotated.verify(&old_token).is_some(), "tokens of the previous key stay valid");
+        let new_token = rotated.sign(SigningAlg::ES256, "at+jwt", &json!({"exp": 4_000_000_000u64}));
+        assert_ne!(
+            jsonwebtoken::decode_header(&new_token).unwrap().kid,
+            jsonwebtoken::decode_header(&old_token).unwrap().kid
+        );
+        assert!(rotated.verify(&new_token).is_some());
+        assert!(old.verify(&new_token).is_none(), "unknown kid");
+        let expired = rotated.sign(SigningAlg::ES256, "at+jwt", &json!({"exp": 1}));
+        assert!(rotated.verify(&expired).is_none());
     }
 
     #[test]

@@ -108,6 +108,7 @@ impl TestServer {
             directory_cache_ms: 60_000,
             hash_key: None,
             signing_keys: None,
+            previous_signing_keys: Vec::new(),
             bypass_activation_code_confirmation: false,
             bypass_authorization_approval: false,
         };

@@ -10,13 +10,24 @@ async fn discovery_documents_point_at_working_endpoints() {
     for (dialect, path) in [
         (Dialect::PingOne, format!("/{ENV}/as/.well-known/openid-configuration")),
         (Dialect::PingFederate, "/.well-known/openid-configuration".to_owned()),
+        (Dialect::PingOne, format!("/{ENV}/as/.well-known/oauth-authorization-server")),
+        (Dialect::PingOne, format!("/.well-known/oauth-authorization-server/{ENV}/as")),
+        (Dialect::PingFederate, "/.well-known/oauth-authorization-server".to_owned()),
     ] {
         let doc: Value = s.http.get(s.url(&path)).send().await.unwrap().json().await.unwrap();
         assert_eq!(doc["issuer"], s.issuer(dialect));
         assert_eq!(doc["token_endpoint"], s.token_url(dialect));
         assert_eq!(doc["device_authorization_endpoint"], s.device_authorization_url(dialect));
         assert_eq!(doc["jwks_uri"], s.jwks_url(dialect));
-        assert_eq!(doc["grant_types_supported"], serde_json::json!([DEVICE_GRANT]));
+        assert_eq!(
+            doc["grant_types_supported"],
+            serde_json::json!(["authorization_code", "refresh_token", "client_credentials", DEVICE_GRANT])
+        );
+        assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
+        for endpoint in ["authorization_endpoint", "userinfo_endpoint", "introspection_endpoint", "revocation_endpoint"]
+        {
+            assert!(doc[endpoint].as_str().unwrap().starts_with(&s.base), "{endpoint}");
+        }
         for required in ["subject_types_supported", "id_token_signing_alg_values_supported", "scopes_supported"] {
             assert!(doc[required].is_array(), "{required} in {dialect:?}");
         }

@@ -6,7 +6,7 @@ use crate::client_auth::authenticate;
 use crate::codes::DeviceCode;
 use crate::endpoints::oauth_form;
 use crate::error::{finish, OAuthError};
-use crate::grants::device_code;
+use crate::grants::{authorization_code, client_credentials, device_code, refresh};
 use crate::http::{json, no_store, Request, Response};
 use crate::model::GrantType;
 use crate::routes::Context;
@@ -33,7 +33,22 @@ async fn respond(ctx: &Context<'_>, req: &Request) -> Result<Response, OAuthErro
                 .ok_or_else(|| OAuthError::invalid_request("The device_code parameter is required."))?;
             device_code::poll(ctx.app, ctx.dialect, &application, &DeviceCode::from_client(code)).await?
         }
+        "authorization_code" => authorization_code::redeem(ctx.app, issuer(ctx), &application, &params).await?,
+        "refresh_token" => {
+            if !application.allows(GrantType::RefreshToken) {
+                return Err(OAuthError::unauthorized_client("refresh_token"));
+            }
+            let token = params
+                .get("refresh_token")
+                .ok_or_else(|| OAuthError::invalid_request("The refresh_token parameter is required."))?;
+            refresh::refresh(ctx.app, issuer(ctx), &application, token, params.get("scope")).await?
+        }
+        "client_credentials" => client_credentials::grant(ctx.app, issuer(ctx), &application, params.get("scope"))?,
         other => return Err(OAuthError::unsupported_grant_type(other)),
     };
     Ok(no_store(json(StatusCode::OK, &tokens)))
+}
+
+fn issuer(ctx: &Context<'_>) -> String {
+    ctx.app.issuer(ctx.dialect, ctx.environment_id())
 }

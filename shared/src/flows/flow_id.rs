@@ -66,5 +66,7 @@ pub fn open_flow_id(app: &App, environment_id: &str, flow_id: &str) -> Option<Fl
         device: None,
         consent: None,
         code_failures: 0,
+        authorize: None,
+        resumed_ms: None,
     })
 }

@@ -28,6 +28,8 @@ pub enum FlowStatus {
     UsernamePasswordRequired,
     DagUserCodeRequired,
     DagConsentRequired,
+    /// An authorization request waits for the person's consent.
+    ConsentRequired,
     Completed,
     Failed,
 }
@@ -38,6 +40,7 @@ impl FlowStatus {
             FlowStatus::UsernamePasswordRequired => "USERNAME_PASSWORD_REQUIRED",
             FlowStatus::DagUserCodeRequired => "DAG_USER_CODE_REQUIRED",
             FlowStatus::DagConsentRequired => "DAG_CONSENT_REQUIRED",
+            FlowStatus::ConsentRequired => "CONSENT_REQUIRED",
             FlowStatus::Completed => "COMPLETED",
             FlowStatus::Failed => "FAILED",
         }
@@ -49,6 +52,7 @@ impl FlowStatus {
             FlowStatus::UsernamePasswordRequired => Some(ACTION_LOGIN),
             FlowStatus::DagUserCodeRequired => Some(ACTION_USER_CODE),
             FlowStatus::DagConsentRequired => Some(ACTION_CONSENT),
+            FlowStatus::ConsentRequired => Some(ACTION_AUTHORIZE_CONSENT),
             FlowStatus::Completed | FlowStatus::Failed => None,
         }
     }
@@ -57,6 +61,8 @@ impl FlowStatus {
 pub const ACTION_LOGIN: &str = "usernamePassword.check";
 pub const ACTION_USER_CODE: &str = "deviceAuthGrant.userCode.verify";
 pub const ACTION_CONSENT: &str = "deviceAuthGrant.consent";
+/// Consent to an authorization request (`{"accept": bool}`, like the device consent).
+pub const ACTION_AUTHORIZE_CONSENT: &str = "consent";
 
 /// The status a flow's facts put it in (PingOne's order: login, code, consent).
 pub fn status(flow: &FlowRecord) -> FlowStatus {
@@ -64,6 +70,7 @@ pub fn status(flow: &FlowRecord) -> FlowStatus {
         (Some(true), _, _) => FlowStatus::Completed,
         (Some(false), _, _) => FlowStatus::Failed,
         (None, None, _) => FlowStatus::UsernamePasswordRequired,
+        (None, Some(_), _) if flow.authorize.is_some() => FlowStatus::ConsentRequired,
         (None, Some(_), None) => FlowStatus::DagUserCodeRequired,
         (None, Some(_), Some(_)) => FlowStatus::DagConsentRequired,
     }
@@ -106,7 +113,12 @@ pub async fn load(app: &App, environment_id: &str, flow_id: &str) -> Result<Flow
 
 /// The application a flow is for: the one it was started for, else the one its code belongs to.
 pub async fn application_of(app: &App, flow: &FlowRecord) -> Result<Option<Application>, FlowError> {
-    let id = flow.device.as_ref().map(|d| d.client_id.as_str()).or(flow.application_id.as_deref());
+    let id = flow
+        .authorize
+        .as_ref()
+        .map(|a| a.client_id.as_str())
+        .or(flow.device.as_ref().map(|d| d.client_id.as_str()))
+        .or(flow.application_id.as_deref());
     match id {
         Some(id) => Ok(app.application(&flow.environment_id, id).await?),
         None => Ok(None),
@@ -267,7 +279,7 @@ async fn verify_user_code(
     if flow.expires_ms <= now {
         return Err(FlowError::not_found().into());
     }
-    if flow.device.is_some() || flow.consent.is_some() {
+    if flow.device.is_some() || flow.consent.is_some() || flow.authorize.is_some() {
         return Err(Refusal::WrongState { action: ACTION_USER_CODE, current: Some(Box::new(flow)) });
     }
     guard::check(flow.code_failures, attempt.ip_failures, attempt.environment_failures, &keys, now_s)?;
@@ -298,6 +310,18 @@ async fn verify_user_code(
 /// Authorization Approval", globally or for the application) and they already granted these
 /// scopes to this application. Costs store requests only where bypass is on.
 async fn auto_approve(app: &App, step: FlowStep) -> Result<FlowStep, FlowError> {
+    if let (Some(user), Some(request)) = (&step.flow.user, &step.flow.authorize) {
+        // OpenID Connect: consent once; a remembered consent covering the scopes is enough.
+        if status(&step.flow) != FlowStatus::ConsentRequired || request.force_consent {
+            return Ok(step);
+        }
+        let granted = app.store.find_consent(&step.flow.environment_id, &user.id, &request.client_id).await?;
+        if !request.scopes.iter().all(|s| granted.contains(s)) {
+            return Ok(step);
+        }
+        let approved = consent(app, &step.flow, true).await.map_err(|e| e.for_action(app, &step.flow))?;
+        return Ok(FlowStep { flow: approved.flow, session: step.session });
+    }
     let (Some(user), Some(device)) = (&step.flow.user, &step.flow.device) else {
         return Ok(step);
     };
@@ -320,6 +344,20 @@ async fn auto_approve(app: &App, step: FlowStep) -> Result<FlowStep, FlowError> 
 async fn consent(app: &App, started: &FlowRecord, accept: bool) -> Result<FlowStep, Refusal> {
     let now = app.clock.now_ms();
     let current = app.store.get_flow(&started.flow_id).await?;
+    if let Some(flow) = current.as_ref().filter(|f| f.authorize.is_some()) {
+        if flow.expires_ms <= now || status(flow) != FlowStatus::ConsentRequired {
+            return Err(Refusal::WrongState {
+                action: ACTION_AUTHORIZE_CONSENT,
+                current: Some(Box::new(flow.clone())),
+            });
+        }
+        return match app.store.consent_flow(flow, accept, now, now + FLOW_LIFETIME_MS).await? {
+            FlowWrite::Written(flow) => Ok(FlowStep { flow, session: None }),
+            FlowWrite::Conflict(current) => {
+                Err(Refusal::WrongState { action: ACTION_AUTHORIZE_CONSENT, current: current.map(Box::new) })
+            }
+        };
+    }
     let flow = match current {
         Some(f) if f.expires_ms > now && status(&f) == FlowStatus::DagConsentRequired => f,
         other => return Err(Refusal::WrongState { action: ACTION_CONSENT, current: other.map(Box::new) }),
@@ -371,6 +409,8 @@ mod tests {
             device: None,
             consent: None,
             code_failures: 0,
+            authorize: None,
+            resumed_ms: None,
         }
     }
 

@@ -19,6 +19,11 @@ pub fn iso_ms(ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// Where the browser goes when the flow is done (PING-COMPAT §2.2).
+pub fn resume_url(app: &App, flow: &FlowRecord) -> String {
+    format!("{}/{}/as/resume?flowId={}", app.settings.public_base_url, flow.environment_id, flow.flow_id)
+}
+
 pub fn flow_href(app: &App, flow: &FlowRecord) -> String {
     format!("{}/{}/flows/{}", app.settings.public_base_url, flow.environment_id, flow.flow_id)
 }
@@ -69,6 +74,10 @@ pub fn flow_json(app: &App, flow: &FlowRecord, application: Option<&Application>
     });
     if let Some(user) = &flow.user {
         body["session"] = json!({ "id": user.session_id });
+    }
+    if let Some(request) = &flow.authorize {
+        body["resumeUrl"] = json!(resume_url(app, flow));
+        embedded.insert("scopes".into(), json!(request.scopes));
     }
     if status == FlowStatus::Failed {
         body["error"] =

@@ -3,10 +3,10 @@
 use crate::app::{App, Dialect};
 use crate::codes::{DeviceCode, UserCode};
 use crate::error::OAuthError;
-use crate::grants::{issue_tokens, new_refresh_token, TokenResponse};
+use crate::grants::{issue_tokens, refresh, Issue, TokenResponse};
 use crate::hashing::Purpose;
-use crate::model::Application;
-use crate::store::{Created, DeviceGrant, PollRecord, Requester, UserCodeEntry};
+use crate::model::{Application, GrantType};
+use crate::store::{Created, DeviceGrant, GrantKind, PollRecord, Requester, UserCodeEntry};
 
 /// RFC 8628 §3.5: each `slow_down` adds five seconds to the interval, for good.
 pub const SLOW_DOWN_STEP_S: u32 = 5;
@@ -51,7 +51,8 @@ pub async fn authorize(
         requester,
         decision: None,
         redeemed_ms: None,
-        refresh_token_hash: None,
+        rt_generation: None,
+        revoked_ms: None,
     };
     for _ in 0..USER_CODE_ATTEMPTS {
         let user_code = UserCode::generate(&*app.random, usize::from(application.user_code_length));
@@ -190,26 +191,27 @@ async fn redeem(
     let Some(decision) = &grant.decision else {
         return Err(OAuthError::authorization_pending());
     };
-    let refresh = new_refresh_token(app, application, &grant.grant_id);
+    let with_refresh = application.allows(GrantType::RefreshToken);
     let now_ms = app.clock.now_ms();
-    let lifetime = refresh.as_ref().map_or(application.access_token_lifetime, |_| application.refresh_token_lifetime);
+    let lifetime = if with_refresh { application.refresh_token_lifetime } else { application.access_token_lifetime };
     let keep_until = grant.expires_at.max(now_ms.div_euclid(1000) + i64::from(lifetime));
-    let won = app
-        .store
-        .redeem_device_grant(&grant.grant_id, now_ms, refresh.as_ref().map(|r| r.hash.as_str()), keep_until)
-        .await?;
+    let won = app.store.redeem_device_grant(&grant.grant_id, now_ms, with_refresh, keep_until).await?;
     if !won {
         // Another poll redeemed it first: this device code is spent.
         return Err(OAuthError::invalid_device_code());
     }
+    let kind = GrantKind::Device;
     Ok(issue_tokens(
         app,
-        dialect,
-        &grant.environment_id,
-        application,
-        &decision.subject,
-        &grant.scopes,
-        refresh.map(|r| r.token),
+        Issue {
+            issuer: app.issuer(dialect, &grant.environment_id),
+            application,
+            subject: Some(&decision.subject),
+            scopes: &grant.scopes,
+            nonce: None,
+            family: Some((kind, &grant.grant_id)),
+            refresh_token: with_refresh.then(|| refresh::issue(app, kind, &grant.grant_id, 0)),
+        },
     ))
 }
 
@@ -231,7 +233,8 @@ mod tests {
             requester: Requester::default(),
             decision: None,
             redeemed_ms: None,
-            refresh_token_hash: None,
+            rt_generation: None,
+            revoked_ms: None,
         }
     }
 

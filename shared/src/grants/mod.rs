@@ -1,16 +1,19 @@
 //! The grants: pure domain logic over the store, one file per grant, and the token response they
 //! share.
 
+pub mod authorization_code;
+pub mod client_credentials;
 pub mod device_code;
+pub mod inspect;
+pub mod refresh;
 
 use serde::Serialize;
 
-use crate::app::{App, Dialect};
+use crate::app::App;
 use crate::codes::random_token;
 use crate::error::OAuthError;
-use crate::hashing::Purpose;
-use crate::model::{Application, GrantType};
-use crate::store::Subject;
+use crate::model::Application;
+use crate::store::{GrantKind, Subject};
 use crate::tokens::{at_hash, AccessTokenClaims, IdTokenClaims};
 
 /// The sign-on policy every authentication here satisfies (PingOne's default policy name).
@@ -45,54 +48,58 @@ pub struct TokenResponse {
     pub refresh_token: Option<String>,
 }
 
-/// A refresh token to hand out and the hash to store for it.
-pub struct RefreshToken {
-    pub token: String,
-    pub hash: String,
-}
-
-/// A fresh refresh token bound to `grant_id` (which the token carries, so the grant can be found
-/// from it), if the application may refresh.
-pub fn new_refresh_token(app: &App, application: &Application, grant_id: &str) -> Option<RefreshToken> {
-    if !application.allows(GrantType::RefreshToken) {
-        return None;
+/// Scopes asked for on refresh: blank means all of `granted`; more than `granted` is
+/// `invalid_scope` (RFC 6749 §6).
+pub fn requested_scopes_within(granted: &[String], scope: Option<&str>) -> Result<Vec<String>, OAuthError> {
+    let asked: Vec<String> =
+        scope.unwrap_or_default().split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+    if asked.is_empty() {
+        return Ok(granted.to_vec());
     }
-    let secret = random_token(&*app.random, 32);
-    let hash = app.hasher.digest(Purpose::RefreshToken, grant_id, &secret);
-    Some(RefreshToken { token: format!("{grant_id}.{secret}"), hash })
+    if asked.iter().all(|s| granted.contains(s)) {
+        Ok(granted.iter().filter(|s| asked.contains(s)).cloned().collect())
+    } else {
+        Err(OAuthError::invalid_scope())
+    }
 }
 
-/// Signs the access token (RFC 9068) and, when `openid` was granted, the ID token.
-pub fn issue_tokens(
-    app: &App,
-    dialect: Dialect,
-    environment_id: &str,
-    application: &Application,
-    subject: &Subject,
-    scopes: &[String],
-    refresh_token: Option<String>,
-) -> TokenResponse {
-    let issuer = app.issuer(dialect, environment_id);
+/// What tokens are minted for.
+pub struct Issue<'a> {
+    pub issuer: String,
+    pub application: &'a Application,
+    /// The person; `None` for client credentials.
+    pub subject: Option<&'a Subject>,
+    pub scopes: &'a [String],
+    pub nonce: Option<&'a str>,
+    /// The grant the tokens hang off (for revocation).
+    pub family: Option<(GrantKind, &'a str)>,
+    pub refresh_token: Option<String>,
+}
+
+/// Signs the access token (RFC 9068) and, when `openid` was granted to a person, the ID token.
+pub fn issue_tokens(app: &App, issue: Issue<'_>) -> TokenResponse {
+    let Issue { issuer, application, subject, scopes, nonce, family, refresh_token } = issue;
     let now = app.clock.now_s();
     let exp = now + i64::from(application.access_token_lifetime);
     let scope = scopes.join(" ");
     let access = AccessTokenClaims {
         iss: &issuer,
-        sub: &subject.user_id,
+        sub: subject.map_or(application.client_id.as_str(), |s| s.user_id.as_str()),
         aud: &issuer,
         exp,
         iat: now,
         jti: random_token(&*app.random, 16),
         client_id: &application.client_id,
         scope: scope.clone(),
-        auth_time: subject.auth_time,
-        sid: &subject.session_id,
-        amr: ["pwd"],
-        acr: ACR_SINGLE_FACTOR,
+        auth_time: subject.map(|s| s.auth_time),
+        sid: subject.map(|s| s.session_id.as_str()),
+        amr: subject.map(|_| ["pwd"]),
+        acr: subject.map(|_| ACR_SINGLE_FACTOR),
+        gid: family.map(|(kind, id)| format!("{}.{id}", refresh::kind_tag(kind))),
     };
     let access_token = app.signer.sign(application.token_signing_alg, "at+jwt", &access);
     let granted = |s: &str| scopes.iter().any(|x| x == s);
-    let id_token = granted("openid").then(|| {
+    let id_token = subject.filter(|_| granted("openid")).map(|subject| {
         let profile_scope = granted("profile");
         let claims = IdTokenClaims {
             iss: &issuer,
@@ -101,6 +108,7 @@ pub fn issue_tokens(
             exp,
             iat: now,
             auth_time: subject.auth_time,
+            nonce,
             sid: &subject.session_id,
             amr: ["pwd"],
             acr: ACR_SINGLE_FACTOR,
@@ -137,5 +145,13 @@ mod tests {
             assert_eq!(err.error, "invalid_scope", "{bad}");
             assert_eq!(err.description, "The requested scope(s) must be blank or a subset of the provided scopes.");
         }
+    }
+
+    #[test]
+    fn refresh_scopes_may_only_narrow() {
+        let granted = vec!["openid".to_owned(), "email".to_owned()];
+        assert_eq!(requested_scopes_within(&granted, None).unwrap(), granted);
+        assert_eq!(requested_scopes_within(&granted, Some("email")).unwrap(), ["email"]);
+        assert_eq!(requested_scopes_within(&granted, Some("email profile")).unwrap_err().error, "invalid_scope");
     }
 }

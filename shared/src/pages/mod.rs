@@ -18,10 +18,11 @@ use crate::app::App;
 use crate::codes::UserCode;
 use crate::error::FlowError;
 use crate::flows::{self, FlowAction, FlowStatus};
+use crate::grants::authorization_code::fresh_enough;
 use crate::hashing::Purpose;
 use crate::http::{encode_query_value, Params, Request, Response};
 use crate::sessions::Session;
-use crate::store::FlowRecord;
+use crate::store::{AuthorizeRequest, FlowRecord};
 
 pub const CSRF_COOKIE: &str = "signon_csrf";
 
@@ -138,6 +139,9 @@ async fn render(pages: &Pages<'_>, req: &Request, mut flow: FlowRecord, prefill:
 
 async fn next(pages: &Pages<'_>, req: &Request, flow: &FlowRecord, prefill: Option<&str>) -> Next {
     let (app, env) = (pages.app, pages.env);
+    if let Some(request) = &flow.authorize {
+        return authorize_next(pages, req, flow, request).await;
+    }
     match flows::status(flow) {
         FlowStatus::Completed => {
             return Next::Show(pages.message_page(StatusCode::OK, pages.text.approved_title, pages.text.approved_body))
@@ -168,6 +172,52 @@ async fn next(pages: &Pages<'_>, req: &Request, flow: &FlowRecord, prefill: Opti
         return Next::Show(login_page(pages, flow, "", None, StatusCode::OK));
     }
     Next::Show(approval_page(pages, flow).await)
+}
+
+/// The pages of an authorization request: sign in (or reuse the session), consent, then back to
+/// `/as/resume`, which returns the browser to the application.
+async fn authorize_next(pages: &Pages<'_>, req: &Request, flow: &FlowRecord, request: &AuthorizeRequest) -> Next {
+    let (app, env) = (pages.app, pages.env);
+    match flows::status(flow) {
+        FlowStatus::Completed | FlowStatus::Failed => {
+            let mut response = http::Response::new(Vec::new());
+            *response.status_mut() = StatusCode::SEE_OTHER;
+            if let Ok(location) = HeaderValue::from_str(&crate::flows::view::resume_url(app, flow)) {
+                response.headers_mut().insert(LOCATION, location);
+            }
+            return Next::Show(html::secure(crate::http::no_store(response)));
+        }
+        FlowStatus::UsernamePasswordRequired => {
+            let now_s = app.clock.now_s();
+            let session = Session::from_request(app, env, req)
+                .filter(|s| !request.force_login && fresh_enough(request, s.auth_time, now_s));
+            if let Some(session) = session {
+                let resumed =
+                    flows::perform(app, env, &flow.flow_id, FlowAction::ResumeSession { session }, req.source_ip).await;
+                if let Ok(step) = resumed {
+                    return Next::Again(Box::new(step.flow));
+                }
+            }
+            let hint = request.login_hint.as_deref().unwrap_or_default();
+            return Next::Show(login_page(pages, flow, hint, None, StatusCode::OK));
+        }
+        _ => {}
+    }
+    let t = pages.text;
+    let name = app.application(env, &request.client_id).await.ok().flatten().map(|a| a.name).unwrap_or_default();
+    let buttons = format!(
+        "<button type=\"submit\" name=\"decision\" value=\"allow\">{}</button>\
+         <button type=\"submit\" name=\"decision\" value=\"deny\" class=\"secondary\">{}</button>",
+        esc(t.approve_button),
+        esc(t.deny_button)
+    );
+    let body = format!(
+        "<div class=\"facts\" id=\"request\"><strong>{name}</strong></div>{scopes}{form}",
+        name = esc(&name),
+        scopes = scope_list(t, &request.scopes),
+        form = pages.form(&flow.flow_id, &hidden("step", "consent"), &buttons),
+    );
+    Next::Show(page(t, env, StatusCode::OK, t.authorize_title, &body))
 }
 
 /// With a code from the link: `Ok(Some(flow))` when confirmation is bypassed and the code was

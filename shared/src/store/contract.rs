@@ -25,7 +25,8 @@ fn grant(env: &str, now_s: i64) -> (DeviceGrant, UserCodeEntry) {
         requester: Requester { ip: Some("192.0.2.1".into()), user_agent: Some("tv".into()) },
         decision: None,
         redeemed_ms: None,
-        refresh_token_hash: None,
+        rt_generation: None,
+        revoked_ms: None,
     };
     let u = UserCodeEntry {
         environment_id: env.to_owned(),
@@ -63,6 +64,8 @@ fn flow(env: &str, now_ms: i64) -> FlowRecord {
         device: None,
         consent: None,
         code_failures: 0,
+        authorize: None,
+        resumed_ms: None,
     }
 }
 
@@ -204,7 +207,7 @@ async fn device_grant_lifecycle(store: &dyn Store) {
     assert_eq!(store.record_poll("missing", "client-a", now_s * 1000, 100).await.unwrap(), PollRecord::Unknown);
 
     // Not approved yet: nothing to redeem.
-    assert!(!store.redeem_device_grant(&g.grant_id, now_s * 1000, None, now_s + 60).await.unwrap());
+    assert!(!store.redeem_device_grant(&g.grant_id, now_s * 1000, false, now_s + 60).await.unwrap());
 
     let mut f = flow(&env, now_s * 1000);
     let FlowWrite::Written(signed) =
@@ -232,9 +235,9 @@ async fn device_grant_lifecycle(store: &dyn Store) {
         panic!("poll after approval must be recorded");
     };
     assert_eq!(approved.decision, Some(decision));
-    assert!(store.redeem_device_grant(&g.grant_id, now_s * 1000 + 40, Some("rt-hash"), now_s + 86_400).await.unwrap());
+    assert!(store.redeem_device_grant(&g.grant_id, now_s * 1000 + 40, true, now_s + 86_400).await.unwrap());
     assert!(
-        !store.redeem_device_grant(&g.grant_id, now_s * 1000 + 41, Some("rt-2"), now_s + 86_400).await.unwrap(),
+        !store.redeem_device_grant(&g.grant_id, now_s * 1000 + 41, true, now_s + 86_400).await.unwrap(),
         "single use"
     );
     let PollRecord::Recorded(redeemed) =
@@ -243,7 +246,7 @@ async fn device_grant_lifecycle(store: &dyn Store) {
         panic!("poll after redemption is still recorded");
     };
     assert_eq!(redeemed.redeemed_ms, Some(now_s * 1000 + 40));
-    assert_eq!(redeemed.refresh_token_hash.as_deref(), Some("rt-hash"));
+    assert_eq!(redeemed.rt_generation, Some(0), "a refresh token family starts at generation 0");
     assert_eq!(redeemed.expires_at, now_s + 86_400, "kept as long as its refresh token");
 }
 
@@ -353,7 +356,7 @@ async fn flow_lifecycle(store: &dyn Store) {
     };
     assert_eq!(denied.decision.map(|d| d.approved), Some(false));
     assert!(
-        !store.redeem_device_grant(&g.grant_id, now + 40, None, now / 1000 + 60).await.unwrap(),
+        !store.redeem_device_grant(&g.grant_id, now + 40, false, now / 1000 + 60).await.unwrap(),
         "a denied grant is never redeemed"
     );
 }
@@ -426,9 +429,7 @@ async fn concurrent_redemption_has_one_winner(store: Arc<dyn Store>) {
     let racers = (0..16).map(|i| {
         let store = store.clone();
         let id = g.grant_id.clone();
-        tokio::spawn(
-            async move { store.redeem_device_grant(&id, now_s * 1000 + i, Some("rt"), now_s + 60).await.unwrap() },
-        )
+        tokio::spawn(async move { store.redeem_device_grant(&id, now_s * 1000 + i, true, now_s + 60).await.unwrap() })
     });
     let mut winners = 0;
     for racer in racers {

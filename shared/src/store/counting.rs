@@ -71,7 +71,7 @@ impl DeviceGrantStore for CountingStore {
         self.counter.add("record_poll");
         self.inner.record_poll(id, client, now_ms, max).await
     }
-    async fn redeem_device_grant(&self, id: &str, now_ms: i64, rt: Option<&str>, keep: i64) -> StoreResult<bool> {
+    async fn redeem_device_grant(&self, id: &str, now_ms: i64, rt: bool, keep: i64) -> StoreResult<bool> {
         self.counter.add("redeem_device_grant");
         self.inner.redeem_device_grant(id, now_ms, rt, keep).await
     }
@@ -122,5 +122,45 @@ impl GuardStore for CountingStore {
     async fn revoke_consent(&self, env: &str, user: &str, client: &str) -> StoreResult<()> {
         self.counter.add("revoke_consent");
         self.inner.revoke_consent(env, user, client).await
+    }
+}
+
+#[async_trait]
+impl CodeStore for CountingStore {
+    async fn create_flow(&self, flow: &FlowRecord) -> StoreResult<()> {
+        self.counter.add("create_flow");
+        self.inner.create_flow(flow).await
+    }
+    async fn consent_flow(&self, f: &FlowRecord, approved: bool, now: i64, exp: i64) -> StoreResult<FlowWrite> {
+        self.counter.add("consent_flow");
+        self.inner.consent_flow(f, approved, now, exp).await
+    }
+    async fn resume_flow(&self, flow_id: &str, code: &CodeGrant, now: i64) -> StoreResult<bool> {
+        self.counter.add("resume_flow");
+        self.inner.resume_flow(flow_id, code, now).await
+    }
+    async fn redeem_code(&self, id: &str, client: &str, now: i64, rt: bool, keep: i64) -> StoreResult<CodeRedemption> {
+        self.counter.add("redeem_code");
+        self.inner.redeem_code(id, client, now, rt, keep).await
+    }
+    async fn family(&self, kind: GrantKind, id: &str) -> StoreResult<Option<Family>> {
+        self.counter.add("family");
+        self.inner.family(kind, id).await
+    }
+    async fn rotate_refresh(
+        &self,
+        kind: GrantKind,
+        id: &str,
+        c: &str,
+        g: u32,
+        now: i64,
+        keep: i64,
+    ) -> StoreResult<Rotation> {
+        self.counter.add("rotate_refresh");
+        self.inner.rotate_refresh(kind, id, c, g, now, keep).await
+    }
+    async fn revoke_family(&self, kind: GrantKind, id: &str, now: i64) -> StoreResult<()> {
+        self.counter.add("revoke_family");
+        self.inner.revoke_family(kind, id, now).await
     }
 }

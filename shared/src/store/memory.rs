@@ -22,6 +22,7 @@ struct Tables {
     /// Limiter counters: key -> (failures, expires_at).
     limits: HashMap<String, (u32, i64)>,
     consents: HashMap<(String, String, String), Vec<String>>,
+    codes: HashMap<String, CodeGrant>,
 }
 
 #[derive(Default)]
@@ -40,12 +41,31 @@ impl MemoryStore {
 }
 
 impl Tables {
+    fn remember(&mut self, env: &str, user_id: &str, client_id: &str, scopes: &[String]) {
+        let key = (env.to_owned(), user_id.to_owned(), client_id.to_owned());
+        let granted = self.consents.entry(key).or_default();
+        for scope in scopes {
+            if !granted.contains(scope) {
+                granted.push(scope.clone());
+            }
+        }
+        granted.sort();
+    }
+
+    fn family(&self, kind: GrantKind, grant_id: &str) -> Option<Family> {
+        match kind {
+            GrantKind::Device => self.grants.get(grant_id).and_then(Family::from_device),
+            GrantKind::Code => self.codes.get(grant_id).and_then(Family::from_code),
+        }
+    }
+
     fn sweep(&mut self, now_s: i64) {
         let dead = now_s - SWEEP_GRACE_S;
         self.grants.retain(|_, g| g.expires_at > dead);
         self.user_codes.retain(|_, u| u.expires_at > dead);
         self.flows.retain(|_, f| f.expires_ms / 1000 > dead);
         self.limits.retain(|_, (_, expires_at)| *expires_at > dead);
+        self.codes.retain(|_, c| c.expires_at > dead);
     }
 }
 
@@ -122,7 +142,7 @@ impl DeviceGrantStore for MemoryStore {
         &self,
         grant_id: &str,
         now_ms: i64,
-        refresh_token_hash: Option<&str>,
+        with_refresh_token: bool,
         keep_until: i64,
     ) -> StoreResult<bool> {
         let mut tables = self.lock();
@@ -134,7 +154,7 @@ impl DeviceGrantStore for MemoryStore {
             return Ok(false);
         }
         grant.redeemed_ms = Some(now_ms);
-        grant.refresh_token_hash = refresh_token_hash.map(str::to_owned);
+        grant.rt_generation = with_refresh_token.then_some(0);
         grant.expires_at = keep_until;
         Ok(true)
     }
@@ -221,14 +241,7 @@ impl FlowStore for MemoryStore {
             grant.decision = Some(decision.clone());
         }
         if decision.approved {
-            let key = (flow.environment_id.clone(), decision.subject.user_id.clone(), device.client_id.clone());
-            let granted = tables.consents.entry(key).or_default();
-            for scope in &device.scopes {
-                if !granted.contains(scope) {
-                    granted.push(scope.clone());
-                }
-            }
-            granted.sort();
+            tables.remember(&flow.environment_id, &decision.subject.user_id, &device.client_id, &device.scopes);
         }
         Ok(ConsentWrite::Written)
     }
@@ -288,6 +301,138 @@ impl GuardStore for MemoryStore {
     async fn revoke_consent(&self, environment_id: &str, user_id: &str, client_id: &str) -> StoreResult<()> {
         let key = (environment_id.to_owned(), user_id.to_owned(), client_id.to_owned());
         self.lock().consents.remove(&key);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl CodeStore for MemoryStore {
+    async fn create_flow(&self, flow: &FlowRecord) -> StoreResult<()> {
+        self.lock().flows.insert(flow.flow_id.clone(), flow.clone());
+        Ok(())
+    }
+
+    async fn consent_flow(
+        &self,
+        flow: &FlowRecord,
+        approved: bool,
+        now_ms: i64,
+        expires_ms: i64,
+    ) -> StoreResult<FlowWrite> {
+        let mut tables = self.lock();
+        let current = tables.flows.get(&flow.flow_id).cloned();
+        let stored = match current {
+            Some(f) if f.expires_ms > now_ms && f.user.is_some() && f.consent.is_none() => f,
+            other => return Ok(FlowWrite::Conflict(other)),
+        };
+        let updated = FlowRecord { consent: Some(approved), expires_ms, ..stored };
+        if let (true, Some(user), Some(request)) = (approved, &updated.user, &updated.authorize) {
+            let (env, user_id, client, scopes) =
+                (updated.environment_id.clone(), user.id.clone(), request.client_id.clone(), request.scopes.clone());
+            tables.remember(&env, &user_id, &client, &scopes);
+        }
+        tables.flows.insert(updated.flow_id.clone(), updated.clone());
+        Ok(FlowWrite::Written(updated))
+    }
+
+    async fn resume_flow(&self, flow_id: &str, code: &CodeGrant, now_ms: i64) -> StoreResult<bool> {
+        let mut tables = self.lock();
+        let code_taken = tables.codes.contains_key(&code.grant_id);
+        let Some(flow) = tables.flows.get_mut(flow_id) else {
+            return Ok(false);
+        };
+        if flow.consent != Some(true) || flow.resumed_ms.is_some() || code_taken {
+            return Ok(false);
+        }
+        flow.resumed_ms = Some(now_ms);
+        tables.codes.insert(code.grant_id.clone(), code.clone());
+        Ok(true)
+    }
+
+    async fn redeem_code(
+        &self,
+        grant_id: &str,
+        client_id: &str,
+        now_ms: i64,
+        with_refresh_token: bool,
+        keep_until: i64,
+    ) -> StoreResult<CodeRedemption> {
+        let mut tables = self.lock();
+        let Some(code) = tables.codes.get_mut(grant_id) else {
+            return Ok(CodeRedemption::Invalid);
+        };
+        if code.request.client_id != client_id {
+            return Ok(CodeRedemption::Invalid);
+        }
+        if code.redeemed_ms.is_some() {
+            return Ok(CodeRedemption::Replayed);
+        }
+        if code.expires_at <= now_ms.div_euclid(1000) {
+            return Ok(CodeRedemption::Invalid);
+        }
+        code.redeemed_ms = Some(now_ms);
+        code.rt_generation = with_refresh_token.then_some(0);
+        code.expires_at = keep_until;
+        Ok(CodeRedemption::Redeemed(Box::new(code.clone())))
+    }
+
+    async fn family(&self, kind: GrantKind, grant_id: &str) -> StoreResult<Option<Family>> {
+        Ok(self.lock().family(kind, grant_id))
+    }
+
+    async fn rotate_refresh(
+        &self,
+        kind: GrantKind,
+        grant_id: &str,
+        client_id: &str,
+        generation: u32,
+        now_s: i64,
+        keep_until: i64,
+    ) -> StoreResult<Rotation> {
+        let mut tables = self.lock();
+        let Some(family) = tables.family(kind, grant_id) else {
+            return Ok(Rotation::Invalid);
+        };
+        if family.client_id != client_id || family.revoked || family.expires_at <= now_s {
+            return Ok(Rotation::Invalid);
+        }
+        match family.rt_generation {
+            Some(current) if current == generation => {}
+            Some(current) if current > generation => return Ok(Rotation::Stale),
+            _ => return Ok(Rotation::Invalid),
+        }
+        let next = Some(generation + 1);
+        match kind {
+            GrantKind::Device => {
+                if let Some(g) = tables.grants.get_mut(grant_id) {
+                    g.rt_generation = next;
+                    g.expires_at = keep_until;
+                }
+            }
+            GrantKind::Code => {
+                if let Some(c) = tables.codes.get_mut(grant_id) {
+                    c.rt_generation = next;
+                    c.expires_at = keep_until;
+                }
+            }
+        }
+        Ok(Rotation::Rotated(Box::new(Family { rt_generation: next, expires_at: keep_until, ..family })))
+    }
+
+    async fn revoke_family(&self, kind: GrantKind, grant_id: &str, now_ms: i64) -> StoreResult<()> {
+        let mut tables = self.lock();
+        match kind {
+            GrantKind::Device => {
+                if let Some(g) = tables.grants.get_mut(grant_id) {
+                    g.revoked_ms.get_or_insert(now_ms);
+                }
+            }
+            GrantKind::Code => {
+                if let Some(c) = tables.codes.get_mut(grant_id) {
+                    c.revoked_ms.get_or_insert(now_ms);
+                }
+            }
+        }
         Ok(())
     }
 }

@@ -80,8 +80,10 @@ pub struct DeviceGrant {
     pub requester: Requester,
     pub decision: Option<Decision>,
     pub redeemed_ms: Option<i64>,
-    /// Keyed hash of the refresh token issued at redemption, if any.
-    pub refresh_token_hash: Option<String>,
+    /// The refresh token family born at redemption (`grants::refresh`), if any.
+    pub rt_generation: Option<u32>,
+    /// When the tokens issued from this grant were revoked.
+    pub revoked_ms: Option<i64>,
 }
 
 /// The user-code side of a device grant: what a person's typed code leads to.
@@ -159,6 +161,139 @@ pub struct FlowRecord {
     /// Wrong user codes entered in this flow (the per-browser-session guessing limit).
     #[serde(default)]
     pub code_failures: u32,
+    /// The authorization request this flow signs on for (authorization code flows).
+    #[serde(default)]
+    pub authorize: Option<AuthorizeRequest>,
+    /// When `/as/resume` turned the completed flow into an authorization code (once only).
+    #[serde(default)]
+    pub resumed_ms: Option<i64>,
+}
+
+/// A validated authorization request (RFC 6749 §4.1.1, RFC 7636, OIDC Core §3.1.2.1), kept with
+/// its flow until the code is issued.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorizeRequest {
+    /// The issuer of the dialect the request came in (the `iss` of the response, RFC 9207).
+    pub issuer: String,
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub scopes: Vec<String>,
+    #[serde(default)]
+    pub state: Option<String>,
+    #[serde(default)]
+    pub nonce: Option<String>,
+    #[serde(default)]
+    pub code_challenge: Option<String>,
+    /// `S256` or `plain`.
+    #[serde(default)]
+    pub code_challenge_method: Option<String>,
+    /// Re-authenticate even with a session (`prompt=login`).
+    #[serde(default)]
+    pub force_login: bool,
+    /// Ask for consent even if remembered (`prompt=consent`).
+    #[serde(default)]
+    pub force_consent: bool,
+    #[serde(default)]
+    pub max_age: Option<i64>,
+    #[serde(default)]
+    pub login_hint: Option<String>,
+}
+
+/// An authorization code's grant: single use, short-lived, bound to client, redirect URI, PKCE
+/// challenge, nonce and the sign-on; afterwards the family of the tokens issued from it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeGrant {
+    /// Keyed hash of the authorization code.
+    pub grant_id: String,
+    pub environment_id: String,
+    pub request: AuthorizeRequest,
+    pub subject: Subject,
+    pub created_ms: i64,
+    pub expires_at: i64,
+    pub redeemed_ms: Option<i64>,
+    pub rt_generation: Option<u32>,
+    pub revoked_ms: Option<i64>,
+}
+
+/// Which kind of grant a token family hangs off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum GrantKind {
+    Device,
+    Code,
+}
+
+/// The state shared by everything issued from one grant (RFC 6749 §10.4, RFC 9700 §4.14):
+/// refresh tokens rotate through generations; reuse of an old one, or a replayed code,
+/// revokes the family.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Family {
+    pub kind: GrantKind,
+    pub grant_id: String,
+    pub environment_id: String,
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    pub subject: Subject,
+    pub nonce: Option<String>,
+    pub rt_generation: Option<u32>,
+    pub revoked: bool,
+    /// Seconds since the epoch after which the family is dead.
+    pub expires_at: i64,
+}
+
+impl Family {
+    pub fn from_device(g: &DeviceGrant) -> Option<Self> {
+        let decision = g.decision.as_ref().filter(|d| d.approved)?;
+        g.redeemed_ms?;
+        Some(Self {
+            kind: GrantKind::Device,
+            grant_id: g.grant_id.clone(),
+            environment_id: g.environment_id.clone(),
+            client_id: g.client_id.clone(),
+            scopes: g.scopes.clone(),
+            subject: decision.subject.clone(),
+            nonce: None,
+            rt_generation: g.rt_generation,
+            revoked: g.revoked_ms.is_some(),
+            expires_at: g.expires_at,
+        })
+    }
+
+    pub fn from_code(g: &CodeGrant) -> Option<Self> {
+        g.redeemed_ms?;
+        Some(Self {
+            kind: GrantKind::Code,
+            grant_id: g.grant_id.clone(),
+            environment_id: g.environment_id.clone(),
+            client_id: g.request.client_id.clone(),
+            scopes: g.request.scopes.clone(),
+            subject: g.subject.clone(),
+            nonce: g.request.nonce.clone(),
+            rt_generation: g.rt_generation,
+            revoked: g.revoked_ms.is_some(),
+            expires_at: g.expires_at,
+        })
+    }
+}
+
+/// Result of redeeming an authorization code.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CodeRedemption {
+    Redeemed(Box<CodeGrant>),
+    /// Redeemed before: a replay (the caller revokes the family).
+    Replayed,
+    /// Unknown, another client's, or expired.
+    Invalid,
+}
+
+/// Result of rotating a refresh token.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Rotation {
+    /// Generation `n` was current; the family now stands at `n + 1`.
+    Rotated(Box<Family>),
+    /// `n` was not current: an old token was used again (the caller revokes the family).
+    Stale,
+    /// Unknown, another client's, revoked or expired.
+    Invalid,
 }
 
 /// Result of a conditional flow update.
@@ -211,13 +346,13 @@ pub trait DeviceGrantStore: Send + Sync {
         max_polls: usize,
     ) -> StoreResult<PollRecord>;
 
-    /// Marks an approved, unredeemed grant redeemed, keeping it until `keep_until` (seconds)
-    /// with the hash of the refresh token issued from it. `false` if another poll won.
+    /// Marks an approved, unredeemed grant redeemed, keeping it until `keep_until` (seconds),
+    /// starting its refresh token family at generation 0 if asked. `false` if another poll won.
     async fn redeem_device_grant(
         &self,
         grant_id: &str,
         now_ms: i64,
-        refresh_token_hash: Option<&str>,
+        with_refresh_token: bool,
         keep_until: i64,
     ) -> StoreResult<bool>;
 
@@ -316,6 +451,56 @@ pub trait GuardStore: Send + Sync {
     async fn revoke_consent(&self, environment_id: &str, user_id: &str, client_id: &str) -> StoreResult<()>;
 }
 
+/// Authorization code flows and the token families of both grant kinds.
+#[async_trait]
+pub trait CodeStore: Send + Sync {
+    /// Stores a new flow for an authorization request.
+    async fn create_flow(&self, flow: &FlowRecord) -> StoreResult<()>;
+
+    /// Records the consent of an authorization flow (remembering an approval).
+    /// Condition: flow unexpired, signed on, no consent yet.
+    async fn consent_flow(
+        &self,
+        flow: &FlowRecord,
+        approved: bool,
+        now_ms: i64,
+        expires_ms: i64,
+    ) -> StoreResult<FlowWrite>;
+
+    /// Turns a completed flow into its authorization code, once: marks the flow resumed and
+    /// stores the code grant, atomically. `false` if the flow was resumed already.
+    async fn resume_flow(&self, flow_id: &str, code: &CodeGrant, now_ms: i64) -> StoreResult<bool>;
+
+    /// Redeems a code for `client_id`: unredeemed and unexpired, once. A redeemed grant is kept
+    /// until `keep_until`, with a refresh token family at generation 0 if asked.
+    async fn redeem_code(
+        &self,
+        grant_id: &str,
+        client_id: &str,
+        now_ms: i64,
+        with_refresh_token: bool,
+        keep_until: i64,
+    ) -> StoreResult<CodeRedemption>;
+
+    /// The token family of a grant.
+    async fn family(&self, kind: GrantKind, grant_id: &str) -> StoreResult<Option<Family>>;
+
+    /// Moves the family from `generation` to the next if that is current, the family is
+    /// `client_id`'s, unrevoked and alive at `now_s`; extends it to `keep_until`.
+    async fn rotate_refresh(
+        &self,
+        kind: GrantKind,
+        grant_id: &str,
+        client_id: &str,
+        generation: u32,
+        now_s: i64,
+        keep_until: i64,
+    ) -> StoreResult<Rotation>;
+
+    /// Revokes everything issued from the grant.
+    async fn revoke_family(&self, kind: GrantKind, grant_id: &str, now_ms: i64) -> StoreResult<()>;
+}
+
 /// Everything the server keeps.
-pub trait Store: DirectoryStore + DeviceGrantStore + FlowStore + GuardStore {}
-impl<T: DirectoryStore + DeviceGrantStore + FlowStore + GuardStore> Store for T {}
+pub trait Store: DirectoryStore + DeviceGrantStore + FlowStore + GuardStore + CodeStore {}
+impl<T: DirectoryStore + DeviceGrantStore + FlowStore + GuardStore + CodeStore> Store for T {}

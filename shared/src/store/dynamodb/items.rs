@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::TTL_ATTRIBUTE;
-use crate::store::{DeviceGrant, FlowRecord, StoreError, StoreResult};
+use crate::store::{CodeGrant, DeviceGrant, FlowRecord, StoreError, StoreResult};
 
 pub(super) type Item = HashMap<String, Av>;
 
@@ -32,6 +32,9 @@ pub(super) fn grant_pk(grant_id: &str) -> String {
 }
 pub(super) fn user_code_pk(environment_id: &str, hash: &str) -> String {
     format!("USERCODE#{environment_id}#{hash}")
+}
+pub(super) fn code_pk(grant_id: &str) -> String {
+    format!("CODE#{grant_id}")
 }
 pub(super) fn flow_pk(flow_id: &str) -> String {
     format!("FLOW#{flow_id}")
@@ -71,6 +74,9 @@ pub(super) fn get_n(item: &Item, name: &str) -> StoreResult<i64> {
 pub(super) fn get_opt_n(item: &Item, name: &str) -> StoreResult<Option<i64>> {
     item.get(name).map(|_| get_n(item, name)).transpose()
 }
+pub(super) fn get_opt_u32(item: &Item, name: &str) -> StoreResult<Option<u32>> {
+    get_opt_n(item, name)?.map(|v| u32::try_from(v).map_err(|_| corrupt(name))).transpose()
+}
 pub(super) fn get_json<T: DeserializeOwned>(item: &Item, name: &str) -> StoreResult<T> {
     serde_json::from_str(get_s(item, name)?).map_err(|e| StoreError::Corrupt(format!("{name}: {e}")))
 }
@@ -94,8 +100,11 @@ pub(super) fn grant_item(g: &DeviceGrant) -> StoreResult<Item> {
     if let Some(r) = g.redeemed_ms {
         item.insert("redeemed_ms".into(), n(r));
     }
-    if let Some(h) = &g.refresh_token_hash {
-        item.insert("refresh_token_hash".into(), s(h));
+    if let Some(n_) = g.rt_generation {
+        item.insert("rt_generation".into(), n(i64::from(n_)));
+    }
+    if let Some(r) = g.revoked_ms {
+        item.insert("revoked_ms".into(), n(r));
     }
     Ok(item)
 }
@@ -124,10 +133,8 @@ pub(super) fn grant_from(item: &Item) -> StoreResult<DeviceGrant> {
         requester: get_json(item, "requester")?,
         decision: get_opt_json(item, "decision")?,
         redeemed_ms: get_opt_n(item, "redeemed_ms")?,
-        refresh_token_hash: item
-            .get("refresh_token_hash")
-            .map(|_| get_s(item, "refresh_token_hash").map(str::to_owned))
-            .transpose()?,
+        rt_generation: get_opt_u32(item, "rt_generation")?,
+        revoked_ms: get_opt_n(item, "revoked_ms")?,
     })
 }
 
@@ -149,8 +156,9 @@ pub(super) fn flow_from(item: &Item) -> StoreResult<FlowRecord> {
             None => None,
             _ => return Err(corrupt("consent")),
         },
-        code_failures: u32::try_from(get_opt_n(item, "code_failures")?.unwrap_or(0))
-            .map_err(|_| corrupt("code_failures"))?,
+        code_failures: get_opt_u32(item, "code_failures")?.unwrap_or(0),
+        authorize: get_opt_json(item, "authorize")?,
+        resumed_ms: get_opt_n(item, "resumed_ms")?,
     })
 }
 
@@ -167,4 +175,55 @@ pub(super) fn flow_seed(fresh: &FlowRecord) -> (String, Item) {
         values.insert(":app".into(), s(app));
     }
     (clauses.join(", "), values)
+}
+
+/// A whole flow item (flows of authorization requests are stored when they start).
+pub(super) fn flow_item(f: &FlowRecord) -> StoreResult<Item> {
+    let mut item = key(flow_pk(&f.flow_id), "FLOW");
+    item.insert("environment_id".into(), s(&f.environment_id));
+    if let Some(app) = &f.application_id {
+        item.insert("application_id".into(), s(app));
+    }
+    item.insert("created_ms".into(), n(f.created_ms));
+    item.insert("expires_ms".into(), n(f.expires_ms));
+    item.insert(TTL_ATTRIBUTE.into(), n(f.expires_ms.div_euclid(1000) + 1));
+    if let Some(u) = &f.user {
+        item.insert("flow_user".into(), json(u)?);
+    }
+    if let Some(d) = &f.device {
+        item.insert("device".into(), json(d)?);
+    }
+    if let Some(c) = f.consent {
+        item.insert("consent".into(), Av::Bool(c));
+    }
+    if let Some(a) = &f.authorize {
+        item.insert("authorize".into(), json(a)?);
+    }
+    Ok(item)
+}
+
+pub(super) fn code_item(c: &CodeGrant) -> StoreResult<Item> {
+    let mut item = key(code_pk(&c.grant_id), "CODE");
+    item.insert("environment_id".into(), s(&c.environment_id));
+    item.insert("client_id".into(), s(&c.request.client_id));
+    item.insert("request".into(), json(&c.request)?);
+    item.insert("subject".into(), json(&c.subject)?);
+    item.insert("created_ms".into(), n(c.created_ms));
+    item.insert(TTL_ATTRIBUTE.into(), n(c.expires_at));
+    Ok(item)
+}
+
+pub(super) fn code_from(item: &Item) -> StoreResult<CodeGrant> {
+    let pk = get_s(item, "pk")?;
+    Ok(CodeGrant {
+        grant_id: pk.strip_prefix("CODE#").ok_or_else(|| corrupt("pk"))?.to_owned(),
+        environment_id: get_s(item, "environment_id")?.to_owned(),
+        request: get_json(item, "request")?,
+        subject: get_json(item, "subject")?,
+        created_ms: get_n(item, "created_ms")?,
+        expires_at: get_n(item, TTL_ATTRIBUTE)?,
+        redeemed_ms: get_opt_n(item, "redeemed_ms")?,
+        rt_generation: get_opt_u32(item, "rt_generation")?,
+        revoked_ms: get_opt_n(item, "revoked_ms")?,
+    })
 }

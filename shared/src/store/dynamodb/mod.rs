@@ -310,14 +310,20 @@ impl DeviceGrantStore for DynamoStore {
         &self,
         grant_id: &str,
         now_ms: i64,
-        refresh_token_hash: Option<&str>,
+        with_refresh_token: bool,
         keep_until: i64,
     ) -> StoreResult<bool> {
+        let set = if with_refresh_token {
+            "SET redeemed_ms = :now, expires_at = :keep, rt_generation = :zero"
+        } else {
+            "SET redeemed_ms = :now, expires_at = :keep"
+        };
         let mut update = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(Self::key(grant_pk(grant_id), "DEVICE")))
+            .update_expression(set)
             .condition_expression(
                 "attribute_exists(decision) AND attribute_not_exists(redeemed_ms) AND approved = :yes",
             )
@@ -325,16 +331,10 @@ impl DeviceGrantStore for DynamoStore {
             .expression_attribute_values(":now", n(now_ms))
             .expression_attribute_values(":keep", n(keep_until))
             .return_values(ReturnValue::AllNew);
-        update = match refresh_token_hash {
-            Some(h) => update
-                .update_expression("SET redeemed_ms = :now, expires_at = :keep, refresh_token_hash = :rt")
-                .expression_attribute_values(":rt", s(h)),
-            None => update.update_expression("SET redeemed_ms = :now, expires_at = :keep"),
-        };
-        match conditional(update.send().await.map(|out| out.attributes))? {
-            Ok(_) => Ok(true),
-            Err(_) => Ok(false),
+        if with_refresh_token {
+            update = update.expression_attribute_values(":zero", n(0));
         }
+        Ok(conditional(update.send().await.map(|out| out.attributes))?.is_ok())
     }
 
     async fn find_user_code(&self, environment_id: &str, user_code_hash: &str) -> StoreResult<Option<UserCodeEntry>> {
@@ -603,6 +603,214 @@ impl GuardStore for DynamoStore {
             .send()
             .await
             .map_err(unavailable)?;
+        Ok(())
+    }
+}
+
+fn family_key(kind: GrantKind, grant_id: &str) -> Item {
+    match kind {
+        GrantKind::Device => DynamoStore::key(grant_pk(grant_id), "DEVICE"),
+        GrantKind::Code => DynamoStore::key(code_pk(grant_id), "CODE"),
+    }
+}
+
+fn family_from(kind: GrantKind, item: &Item) -> StoreResult<Option<Family>> {
+    Ok(match kind {
+        GrantKind::Device => Family::from_device(&grant_from(item)?),
+        GrantKind::Code => Family::from_code(&code_from(item)?),
+    })
+}
+
+#[async_trait]
+impl CodeStore for DynamoStore {
+    async fn create_flow(&self, flow: &FlowRecord) -> StoreResult<()> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(flow_item(flow)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn consent_flow(
+        &self,
+        flow: &FlowRecord,
+        approved: bool,
+        now_ms: i64,
+        expires_ms: i64,
+    ) -> StoreResult<FlowWrite> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(flow_pk(&flow.flow_id), "FLOW")))
+            .update_expression("SET consent = :consent, expires_ms = :exp, expires_at = :ttl")
+            .condition_expression("attribute_not_exists(consent) AND attribute_exists(flow_user) AND expires_ms > :now")
+            .expression_attribute_values(":consent", Av::Bool(approved))
+            .expression_attribute_values(":exp", n(expires_ms))
+            .expression_attribute_values(":ttl", n(expires_ms.div_euclid(1000) + 1))
+            .expression_attribute_values(":now", n(now_ms))
+            .build()
+            .map_err(build_err)?;
+        let mut items = vec![TransactWriteItem::builder().update(update).build()];
+        if let (true, Some(user), Some(request)) = (approved, &flow.user, &flow.authorize) {
+            if !request.scopes.is_empty() {
+                let remember = Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(Self::key(consent_pk(&flow.environment_id, &user.id), &request.client_id)))
+                    .update_expression("ADD scopes :scopes")
+                    .expression_attribute_values(":scopes", Av::Ss(request.scopes.clone()))
+                    .build()
+                    .map_err(build_err)?;
+                items.push(TransactWriteItem::builder().update(remember).build());
+            }
+        }
+        match self.transact(items).await? {
+            Ok(()) => Ok(FlowWrite::Written(FlowRecord { consent: Some(approved), expires_ms, ..flow.clone() })),
+            Err(_) => Ok(FlowWrite::Conflict(self.get_flow(&flow.flow_id).await?)),
+        }
+    }
+
+    async fn resume_flow(&self, flow_id: &str, code: &CodeGrant, now_ms: i64) -> StoreResult<bool> {
+        let mark = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(flow_pk(flow_id), "FLOW")))
+            .update_expression("SET resumed_ms = :now")
+            .condition_expression("consent = :yes AND attribute_not_exists(resumed_ms)")
+            .expression_attribute_values(":now", n(now_ms))
+            .expression_attribute_values(":yes", Av::Bool(true))
+            .build()
+            .map_err(build_err)?;
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(code_item(code)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(build_err)?;
+        let items =
+            vec![TransactWriteItem::builder().update(mark).build(), TransactWriteItem::builder().put(put).build()];
+        Ok(self.transact(items).await?.is_ok())
+    }
+
+    async fn redeem_code(
+        &self,
+        grant_id: &str,
+        client_id: &str,
+        now_ms: i64,
+        with_refresh_token: bool,
+        keep_until: i64,
+    ) -> StoreResult<CodeRedemption> {
+        let set = if with_refresh_token {
+            "SET redeemed_ms = :now, expires_at = :keep, rt_generation = :zero"
+        } else {
+            "SET redeemed_ms = :now, expires_at = :keep"
+        };
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(code_pk(grant_id), "CODE")))
+            .update_expression(set)
+            .condition_expression(
+                "attribute_exists(pk) AND client_id = :client AND attribute_not_exists(redeemed_ms) AND expires_at > :now_s",
+            )
+            .expression_attribute_values(":client", s(client_id))
+            .expression_attribute_values(":now", n(now_ms))
+            .expression_attribute_values(":now_s", n(now_ms.div_euclid(1000)))
+            .expression_attribute_values(":keep", n(keep_until))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(OnFail::AllOld);
+        if with_refresh_token {
+            update = update.expression_attribute_values(":zero", n(0));
+        }
+        match conditional(update.send().await.map(|out| out.attributes))? {
+            Ok(item) => Ok(CodeRedemption::Redeemed(Box::new(code_from(&item)?))),
+            Err(Some(old)) => {
+                let code = code_from(&old)?;
+                if code.request.client_id == client_id && code.redeemed_ms.is_some() {
+                    Ok(CodeRedemption::Replayed)
+                } else {
+                    Ok(CodeRedemption::Invalid)
+                }
+            }
+            Err(None) => Ok(CodeRedemption::Invalid),
+        }
+    }
+
+    async fn family(&self, kind: GrantKind, grant_id: &str) -> StoreResult<Option<Family>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(family_key(kind, grant_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        match out.item() {
+            Some(item) => family_from(kind, item),
+            None => Ok(None),
+        }
+    }
+
+    async fn rotate_refresh(
+        &self,
+        kind: GrantKind,
+        grant_id: &str,
+        client_id: &str,
+        generation: u32,
+        now_s: i64,
+        keep_until: i64,
+    ) -> StoreResult<Rotation> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(family_key(kind, grant_id)))
+            .update_expression("SET rt_generation = :next, expires_at = :keep")
+            .condition_expression(
+                "client_id = :client AND rt_generation = :gen AND attribute_not_exists(revoked_ms) AND expires_at > :now",
+            )
+            .expression_attribute_values(":client", s(client_id))
+            .expression_attribute_values(":gen", n(i64::from(generation)))
+            .expression_attribute_values(":next", n(i64::from(generation) + 1))
+            .expression_attribute_values(":now", n(now_s))
+            .expression_attribute_values(":keep", n(keep_until))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(OnFail::AllOld)
+            .send()
+            .await
+            .map(|out| out.attributes);
+        match conditional(result)? {
+            Ok(item) => Ok(family_from(kind, &item)?.map_or(Rotation::Invalid, |f| Rotation::Rotated(Box::new(f)))),
+            Err(Some(old)) => {
+                let stale = family_from(kind, &old)?.is_some_and(|f| {
+                    f.client_id == client_id
+                        && !f.revoked
+                        && f.expires_at > now_s
+                        && f.rt_generation.is_some_and(|g| g > generation)
+                });
+                Ok(if stale { Rotation::Stale } else { Rotation::Invalid })
+            }
+            Err(None) => Ok(Rotation::Invalid),
+        }
+    }
+
+    async fn revoke_family(&self, kind: GrantKind, grant_id: &str, now_ms: i64) -> StoreResult<()> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(family_key(kind, grant_id)))
+            .update_expression("SET revoked_ms = if_not_exists(revoked_ms, :now)")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":now", n(now_ms))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .map(|out| out.attributes);
+        conditional(result)?.ok();
         Ok(())
     }
 }

@@ -1,0 +1,6 @@
+//! Lambda function for `Endpoint::Introspect` (its routes are in `shared::routes::ROUTES`).
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    functions::run(shared::routes::Endpoint::Introspect).await
+}

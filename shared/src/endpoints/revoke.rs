@@ -1,0 +1,31 @@
+//! `POST /{envId}/as/revoke` and PingFederate's `/as/revoke_token.oauth2` (RFC 7009).
+//! Revoking a refresh token, or an access token from a grant, revokes the grant's whole family.
+//! The answer is 200 whatever the token was (§2.2), so it reveals nothing.
+
+use http::StatusCode;
+
+use crate::client_auth::authenticate;
+use crate::endpoints::oauth_form;
+use crate::error::{finish, OAuthError};
+use crate::grants::inspect::inspect;
+use crate::http::{no_store, Request, Response};
+use crate::routes::Context;
+
+pub async fn handle(ctx: &Context<'_>, req: &Request) -> Response {
+    finish(respond(ctx, req).await)
+}
+
+async fn respond(ctx: &Context<'_>, req: &Request) -> Result<Response, OAuthError> {
+    let params = oauth_form(req)?;
+    let client = authenticate(ctx.app, ctx.environment_id(), req, &params).await?;
+    let token = params.get("token").ok_or_else(|| OAuthError::invalid_request("The token parameter is required."))?;
+    if let Some(live) = inspect(ctx.app, ctx.environment_id(), token).await? {
+        // Only the application a token was issued to may revoke it (§2.1).
+        if let Some(family) = live.family().filter(|_| live.client_id() == client.client_id) {
+            ctx.app.store.revoke_family(family.kind, &family.grant_id, ctx.app.clock.now_ms()).await?;
+        }
+    }
+    let mut response = http::Response::new(Vec::new());
+    *response.status_mut() = StatusCode::OK;
+    Ok(no_store(response))
+}

@@ -1,0 +1,314 @@
+//! The authorization code grant (RFC 6749 §4.1) with PKCE (RFC 7636) and OpenID Connect
+//! (Core §3.1): the request's validation, the code's issue at `/as/resume`, its redemption.
+
+use aws_lc_rs::digest;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine;
+
+use crate::app::App;
+use crate::codes::random_token;
+use crate::error::OAuthError;
+use crate::grants::{issue_tokens, refresh, requested_scopes, Issue, TokenResponse, ACR_SINGLE_FACTOR};
+use crate::hashing::Purpose;
+use crate::http::{encode_query_value, Params};
+use crate::model::{Application, GrantType, PkceEnforcement};
+use crate::store::{AuthorizeRequest, CodeGrant, CodeRedemption, FlowRecord, GrantKind, Subject};
+
+/// Authorization codes live 60 seconds (PingFederate's default).
+pub const CODE_LIFETIME_S: i64 = 60;
+
+/// A refused authorization request: before the client and its redirect URI are trusted the
+/// person sees a page; afterwards the client gets the error at its redirect URI.
+#[derive(Debug, PartialEq, Eq)]
+pub enum AuthorizeError {
+    Page(String),
+    Redirect(String),
+}
+
+/// `prompt` (OIDC Core §3.1.2.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prompt {
+    Default,
+    None,
+    Login,
+    Consent,
+}
+
+/// The error redirect (RFC 6749 §4.1.2.1, RFC 9207 `iss`).
+pub fn error_redirect(request: &AuthorizeRequest, error: &str, description: &str) -> String {
+    let mut url = format!(
+        "{}{}error={}&error_description={}",
+        request.redirect_uri,
+        if request.redirect_uri.contains('?') { '&' } else { '?' },
+        error,
+        encode_query_value(description)
+    );
+    if let Some(state) = &request.state {
+        url.push_str(&format!("&state={}", encode_query_value(state)));
+    }
+    url.push_str(&format!("&iss={}", encode_query_value(&request.issuer)));
+    url
+}
+
+/// The success redirect with the code.
+pub fn code_redirect(request: &AuthorizeRequest, code: &str) -> String {
+    let mut url = format!(
+        "{}{}code={}",
+        request.redirect_uri,
+        if request.redirect_uri.contains('?') { '&' } else { '?' },
+        encode_query_value(code)
+    );
+    if let Some(state) = &request.state {
+        url.push_str(&format!("&state={}", encode_query_value(state)));
+    }
+    url.push_str(&format!("&iss={}", encode_query_value(&request.issuer)));
+    url
+}
+
+fn is_pkce_value(v: &str) -> bool {
+    (43..=128).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+}
+
+/// Validates an authorization request; `issuer` is that of the dialect it came in.
+pub async fn validate(
+    app: &App,
+    environment_id: &str,
+    issuer: String,
+    params: &Params,
+) -> Result<(Application, AuthorizeRequest, Prompt), AuthorizeError> {
+    let page = |m: &str| AuthorizeError::Page(m.to_owned());
+    let client_id = params.get("client_id").ok_or_else(|| page("The request has no client_id."))?;
+    let application = app
+        .application(environment_id, client_id)
+        .await
+        .map_err(|_| page("The server could not reach its store; try again shortly."))?
+        .ok_or_else(|| page("The application (client_id) is not known."))?;
+    let redirect_uri = params.get("redirect_uri").ok_or_else(|| page("The request has no redirect_uri."))?;
+    // Exact string match against the registered URIs (RFC 9700 §4.1.3).
+    if !application.redirect_uris.iter().any(|u| u == redirect_uri) {
+        return Err(page("The redirect_uri is not registered for this application."));
+    }
+    let mut request = AuthorizeRequest {
+        issuer,
+        client_id: application.client_id.clone(),
+        redirect_uri: redirect_uri.to_owned(),
+        scopes: Vec::new(),
+        state: params.get("state").map(str::to_owned),
+        nonce: params.get("nonce").map(str::to_owned),
+        code_challenge: None,
+        code_challenge_method: None,
+        force_login: false,
+        force_consent: false,
+        max_age: None,
+        login_hint: params.get("login_hint").map(str::to_owned),
+    };
+    let fail = |request: &AuthorizeRequest, error: &str, description: &str| {
+        AuthorizeError::Redirect(error_redirect(request, error, description))
+    };
+    match params.get("response_type") {
+        None => return Err(fail(&request, "invalid_request", "The response_type parameter is required.")),
+        Some("code") => {}
+        Some(_) => return Err(fail(&request, "unsupported_response_type", "Only response_type=code is supported.")),
+    }
+    if params.get("request").is_some() {
+        return Err(fail(&request, "request_not_supported", "Request objects are not supported."));
+    }
+    if params.get("request_uri").is_some() {
+        return Err(fail(&request, "request_uri_not_supported", "request_uri is not supported."));
+    }
+    if !application.allows(GrantType::AuthorizationCode) {
+        return Err(fail(&request, "unauthorized_client", "The application may not use the authorization code grant."));
+    }
+    request.scopes =
+        requested_scopes(&application, params.get("scope")).map_err(|e| fail(&request, e.error, &e.description))?;
+    // PKCE (RFC 7636 §4.3) under the application's pkceEnforcement.
+    if let Some(challenge) = params.get("code_challenge") {
+        let method = params.get("code_challenge_method").unwrap_or("plain");
+        if method != "S256" && method != "plain" {
+            return Err(fail(&request, "invalid_request", "code_challenge_method must be S256 or plain."));
+        }
+        if !is_pkce_value(challenge) {
+            return Err(fail(&request, "invalid_request", "The code_challenge is malformed."));
+        }
+        if application.pkce_enforcement == PkceEnforcement::S256Required && method != "S256" {
+            return Err(fail(&request, "invalid_request", "This application requires code_challenge_method=S256."));
+        }
+        request.code_challenge = Some(challenge.to_owned());
+        request.code_challenge_method = Some(method.to_owned());
+    } else if application.pkce_enforcement != PkceEnforcement::Optional {
+        return Err(fail(&request, "invalid_request", "This application requires PKCE (code_challenge)."));
+    }
+    if let Some(max_age) = params.get("max_age") {
+        let age = max_age.parse::<i64>().ok().filter(|a| *a >= 0);
+        request.max_age =
+            Some(age.ok_or_else(|| fail(&request, "invalid_request", "max_age must be a number of seconds."))?);
+    }
+    if let Some(acr) = params.get("acr_values") {
+        if !acr.split(' ').any(|a| a == ACR_SINGLE_FACTOR) {
+            return Err(fail(
+                &request,
+                "invalid_request",
+                "None of the requested acr_values is a sign-on policy of this application.",
+            ));
+        }
+    }
+    let prompt = match params.get("prompt") {
+        None => Prompt::Default,
+        Some("none") => Prompt::None,
+        Some("login") => Prompt::Login,
+        Some("consent") => Prompt::Consent,
+        Some(_) => return Err(fail(&request, "invalid_request", "prompt must be none, login or consent.")),
+    };
+    request.force_login = prompt == Prompt::Login;
+    request.force_consent = prompt == Prompt::Consent;
+    Ok((application, request, prompt))
+}
+
+/// Whether a sign-on at `auth_time` is recent enough for the request.
+pub fn fresh_enough(request: &AuthorizeRequest, auth_time: i64, now_s: i64) -> bool {
+    request.max_age.is_none_or(|max| now_s - auth_time <= max)
+}
+
+/// Issues the code of a completed, consented flow, once. `None` if it was issued already.
+pub async fn issue_code(app: &App, flow: &FlowRecord) -> Result<Option<String>, OAuthError> {
+    let (Some(request), Some(user)) = (&flow.authorize, &flow.user) else {
+        return Ok(None);
+    };
+    let code = random_token(&*app.random, 32);
+    let now_ms = app.clock.now_ms();
+    let grant = CodeGrant {
+        grant_id: app.hasher.digest(Purpose::AuthorizationCode, "", &code),
+        environment_id: flow.environment_id.clone(),
+        request: request.clone(),
+        subject: Subject {
+            user_id: user.id.clone(),
+            username: user.username.clone(),
+            session_id: user.session_id.clone(),
+            auth_time: user.auth_time,
+            given_name: user.given_name.clone(),
+            family_name: user.family_name.clone(),
+            email: user.email.clone(),
+        },
+        created_ms: now_ms,
+        expires_at: now_ms.div_euclid(1000) + CODE_LIFETIME_S,
+        redeemed_ms: None,
+        rt_generation: None,
+        revoked_ms: None,
+    };
+    Ok(app.store.resume_flow(&flow.flow_id, &grant, now_ms).await?.then_some(code))
+}
+
+/// RFC 7636 §4.6.
+fn pkce_ok(request: &AuthorizeRequest, verifier: Option<&str>) -> bool {
+    match (&request.code_challenge, verifier) {
+        (None, None) => true,
+        (Some(challenge), Some(verifier)) if is_pkce_value(verifier) => {
+            let computed = match request.code_challenge_method.as_deref() {
+                Some("S256") => B64.encode(digest::digest(&digest::SHA256, verifier.as_bytes())),
+                _ => verifier.to_owned(),
+            };
+            aws_lc_rs::constant_time::verify_slices_are_equal(computed.as_bytes(), challenge.as_bytes()).is_ok()
+        }
+        // A verifier without a challenge is a PKCE downgrade attempt (RFC 9700 §2.1.1).
+        _ => false,
+    }
+}
+
+/// The token endpoint's `authorization_code` grant. A replayed code revokes every token issued
+/// from it (RFC 6749 §4.1.2).
+pub async fn redeem(
+    app: &App,
+    issuer: String,
+    application: &Application,
+    params: &Params,
+) -> Result<TokenResponse, OAuthError> {
+    if !application.allows(GrantType::AuthorizationCode) {
+        return Err(OAuthError::unauthorized_client("authorization_code"));
+    }
+    let code = params.get("code").ok_or_else(|| OAuthError::invalid_request("The code parameter is required."))?;
+    let redirect_uri = params
+        .get("redirect_uri")
+        .ok_or_else(|| OAuthError::invalid_request("The redirect_uri parameter is required."))?;
+    let grant_id = app.hasher.digest(Purpose::AuthorizationCode, "", code);
+    let with_refresh = application.allows(GrantType::RefreshToken);
+    let now_ms = app.clock.now_ms();
+    let lifetime = if with_refresh { application.refresh_token_lifetime } else { application.access_token_lifetime };
+    let keep_until = now_ms.div_euclid(1000) + i64::from(lifetime);
+    let grant = match app.store.redeem_code(&grant_id, &application.client_id, now_ms, with_refresh, keep_until).await?
+    {
+        CodeRedemption::Redeemed(grant) => grant,
+        CodeRedemption::Replayed => {
+            app.store.revoke_family(GrantKind::Code, &grant_id, now_ms).await?;
+            return Err(OAuthError::invalid_grant(
+                "The authorization code was already used; the tokens issued from it are revoked.",
+            ));
+        }
+        CodeRedemption::Invalid => {
+            return Err(OAuthError::invalid_grant("The authorization code is invalid or expired."))
+        }
+    };
+    if grant.request.redirect_uri != redirect_uri {
+        return Err(OAuthError::invalid_grant("The redirect_uri does not match the authorization request."));
+    }
+    if !pkce_ok(&grant.request, params.get("code_verifier")) {
+        return Err(OAuthError::invalid_grant("The code_verifier does not match the code_challenge."));
+    }
+    let kind = GrantKind::Code;
+    Ok(issue_tokens(
+        app,
+        Issue {
+            issuer,
+            application,
+            subject: Some(&grant.subject),
+            scopes: &grant.request.scopes,
+            nonce: grant.request.nonce.as_deref(),
+            family: Some((kind, &grant.grant_id)),
+            refresh_token: with_refresh.then(|| refresh::issue(app, kind, &grant.grant_id, 0)),
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(challenge: Option<&str>, method: Option<&str>) -> AuthorizeRequest {
+        AuthorizeRequest {
+            issuer: "https://as".into(),
+            client_id: "c".into(),
+            redirect_uri: "https://app/cb".into(),
+            scopes: vec![],
+            state: Some("s t".into()),
+            nonce: None,
+            code_challenge: challenge.map(str::to_owned),
+            code_challenge_method: method.map(str::to_owned),
+            force_login: false,
+            force_consent: false,
+            max_age: None,
+            login_hint: None,
+        }
+    }
+
+    #[test]
+    fn pkce_follows_rfc_7636() {
+        // RFC 7636 Appendix B.
+        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        let s256 = request(Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"), Some("S256"));
+        assert!(pkce_ok(&s256, Some(verifier)));
+        assert!(!pkce_ok(&s256, Some("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXj")));
+        assert!(!pkce_ok(&s256, None));
+        assert!(!pkce_ok(&request(None, None), Some(verifier)), "no downgrade");
+        assert!(pkce_ok(&request(Some(verifier), Some("plain")), Some(verifier)));
+        assert!(pkce_ok(&request(None, None), None));
+    }
+
+    #[test]
+    fn redirects_carry_state_and_iss() {
+        let r = request(None, None);
+        assert_eq!(code_redirect(&r, "abc"), "https://app/cb?code=abc&state=s+t&iss=https%3A%2F%2Fas");
+        assert_eq!(
+            error_redirect(&r, "access_denied", "No."),
+            "https://app/cb?error=access_denied&error_description=No.&state=s+t&iss=https%3A%2F%2Fas"
+        );
+    }
+}
