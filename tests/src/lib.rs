@@ -31,6 +31,8 @@ pub const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 /// A confidential device app authenticating with client_secret_post, signing with RS256.
 pub const POST_APP_ID: &str = "00000000-0000-4000-8000-0000000000b2";
 pub const POST_APP_SECRET: &str = "post-app-secret";
+/// A public single-page app: authorization code with PKCE S256 required, refresh tokens.
+pub const SPA_APP_ID: &str = "00000000-0000-4000-8000-0000000000e5";
 /// An app without DEVICE_CODE.
 pub const WORKER_APP_ID: &str = "00000000-0000-4000-8000-0000000000c3";
 pub const WORKER_APP_SECRET: &str = "worker-secret";
@@ -272,7 +274,12 @@ fn test_apps(app: &App) -> Vec<Application> {
     worker.grant_types = vec![GrantType::ClientCredentials];
     worker.token_endpoint_auth_method = TokenEndpointAuthMethod::ClientSecretBasic;
     worker.client_secret_hash = Some(app.hasher.digest(Purpose::ClientSecret, WORKER_APP_ID, WORKER_APP_SECRET));
-    vec![post, worker]
+    let mut spa = Application::new(ENV, SPA_APP_ID, "Demo SPA");
+    spa.grant_types = vec![GrantType::AuthorizationCode, GrantType::RefreshToken];
+    spa.pkce_enforcement = shared::model::PkceEnforcement::S256Required;
+    spa.redirect_uris = vec![demo::WEB_APP_REDIRECT_URI.to_owned(), "https://spa.example/cb?x=1".to_owned()];
+    spa.scopes = vec!["openid".into(), "profile".into(), "email".into()];
+    vec![post, worker, spa]
 }
 
 fn serde_urlencoded(fields: &[(&str, &str)]) -> String {
@@ -337,4 +344,107 @@ pub fn verify_jwt(token: &str, jwks: &Value, issuer: &str, audience: &str) -> (S
     let data =
         decode::<Value>(token, &DecodingKey::from_jwk(jwk).unwrap(), &validation).expect("valid signature and claims");
     (header.typ.unwrap_or_default(), data.claims)
+}
+
+/// RFC 7636 Appendix B's verifier and S256 challenge.
+pub const PKCE_VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub const PKCE_CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+impl TestServer {
+    pub fn authorize_url(&self, dialect: Dialect) -> String {
+        match dialect {
+            Dialect::PingOne => self.url(&format!("/{ENV}/as/authorize")),
+            Dialect::PingFederate => self.url("/as/authorization.oauth2"),
+        }
+    }
+
+    /// GET on the authorization endpoint with `query`; the answer, not followed.
+    pub async fn authorize(&self, dialect: Dialect, query: &[(&str, &str)]) -> reqwest::Response {
+        self.http.get(self.authorize_url(dialect)).query(query).send().await.expect("send")
+    }
+
+    /// The flow id in a redirect to the sign-on pages.
+    pub fn flow_of(response: &reqwest::Response) -> String {
+        let location = response.headers()["location"].to_str().unwrap();
+        location.split("flowId=").nth(1).expect("a flowId").split('&').next().unwrap().to_owned()
+    }
+
+    /// Signs the demo user on and consents through the flow API, then resumes: the redirect.
+    pub async fn complete_authorization(&self, flow: &str, accept: bool) -> String {
+        let login = self
+            .flow_action(
+                flow,
+                "usernamePassword.check",
+                serde_json::json!({"username": "demo", "password": "demo-password"}),
+            )
+            .await;
+        if login.json["status"] == "CONSENT_REQUIRED" {
+            let consent = self.flow_action(flow, "consent", serde_json::json!({"accept": accept})).await;
+            assert_eq!(consent.json["status"], if accept { "COMPLETED" } else { "FAILED" }, "{consent:?}");
+        } else {
+            assert_eq!(login.json["status"], "COMPLETED", "{login:?}");
+        }
+        let resume = self.http.get(self.url(&format!("/{ENV}/as/resume?flowId={flow}"))).send().await.expect("send");
+        assert_eq!(resume.status(), 302);
+        resume.headers()["location"].to_str().unwrap().to_owned()
+    }
+
+    /// A whole code flow for `client_id` (PKCE S256 with the RFC 7636 verifier): the code.
+    pub async fn code_for(&self, dialect: Dialect, client_id: &str, scope: &str) -> String {
+        let response = self
+            .authorize(
+                dialect,
+                &[
+                    ("response_type", "code"),
+                    ("client_id", client_id),
+                    ("redirect_uri", demo::WEB_APP_REDIRECT_URI),
+                    ("scope", scope),
+                    ("state", "st"),
+                    ("nonce", "n-0S6_WzA2Mj"),
+                    ("code_challenge", PKCE_CHALLENGE),
+                    ("code_challenge_method", "S256"),
+                ],
+            )
+            .await;
+        assert_eq!(response.status(), 302);
+        let flow = Self::flow_of(&response);
+        let back = self.complete_authorization(&flow, true).await;
+        query_value(&back, "code").expect("a code in the redirect")
+    }
+
+    /// Redeems a code with PKCE.
+    pub async fn redeem(&self, dialect: Dialect, auth: Auth<'_>, code: &str) -> Answer {
+        self.post_form(
+            &self.token_url(dialect),
+            auth,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", demo::WEB_APP_REDIRECT_URI),
+                ("code_verifier", PKCE_VERIFIER),
+            ],
+        )
+        .await
+    }
+}
+
+/// A query parameter of a URL, decoded.
+pub fn query_value(url: &str, name: &str) -> Option<String> {
+    let query = url.split_once('?')?.1;
+    url_params(query).into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+}
+
+fn url_params(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| {
+            let decode = |s: &str| {
+                shared::http::Params::parse(format!("x={s}").as_bytes())
+                    .ok()
+                    .and_then(|p| p.get("x").map(str::to_owned))
+            };
+            (k.to_owned(), decode(v).unwrap_or_default())
+        })
+        .collect()
 }

@@ -6,7 +6,7 @@ use http::{Method, StatusCode};
 use serde_json::Value;
 
 use crate::error::{finish, FlowError};
-use crate::flows::{self, view, FlowAction, ACTION_CONSENT, ACTION_LOGIN, ACTION_USER_CODE};
+use crate::flows::{self, view, FlowAction, ACTION_AUTHORIZE_CONSENT, ACTION_CONSENT, ACTION_LOGIN, ACTION_USER_CODE};
 use crate::http::{json, no_store, Request, Response};
 use crate::routes::Context;
 
@@ -64,14 +64,16 @@ fn parse_action(req: &Request) -> Result<FlowAction, FlowError> {
         a if a.eq_ignore_ascii_case(ACTION_USER_CODE) => {
             Ok(FlowAction::UserCodeVerify { user_code: text("userCode")? })
         }
-        a if a.eq_ignore_ascii_case(ACTION_CONSENT) => match body.get("accept") {
-            Some(Value::Bool(accept)) => Ok(FlowAction::Consent { accept: *accept }),
-            _ => Err(FlowError::invalid_data(
-                "REQUIRED_VALUE",
-                Some("accept"),
-                "accept is required and must be true or false.",
-            )),
-        },
+        a if a.eq_ignore_ascii_case(ACTION_CONSENT) || a.eq_ignore_ascii_case(ACTION_AUTHORIZE_CONSENT) => {
+            match body.get("accept") {
+                Some(Value::Bool(accept)) => Ok(FlowAction::Consent { accept: *accept }),
+                _ => Err(FlowError::invalid_data(
+                    "REQUIRED_VALUE",
+                    Some("accept"),
+                    "accept is required and must be true or false.",
+                )),
+            }
+        }
         other => Err(FlowError::invalid_request(format!("The flow action '{other}' is not supported."))),
     }
 }
