@@ -60,6 +60,11 @@ pub async fn refresh(
     scope: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
     let (kind, grant_id, generation) = parse(app, token).ok_or_else(invalid)?;
+    // A narrowing request is checked before the token is spent (one read, only when asked).
+    if scope.is_some_and(|s| !s.trim().is_empty()) {
+        let family = app.store.family(kind, &grant_id).await?.ok_or_else(invalid)?;
+        requested_scopes_within(&family.scopes, scope)?;
+    }
     let now_s = app.clock.now_s();
     let keep_until = now_s + i64::from(application.refresh_token_lifetime);
     let rotation =
