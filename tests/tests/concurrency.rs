@@ -44,3 +44,36 @@ async fn sixteen_concurrent_polls_one_token_on_memory() {
 async fn dynamodb_store_meets_the_contract() {
     shared::store::contract::run_all(Arc::new(fresh_dynamo_table().await)).await;
 }
+
+/// 16 racers redeem one authorization code, then 16 racers refresh one refresh token: exactly
+/// one of each wins, every trial. (The losers' replays revoke the family, as RFC 6749 asks.)
+async fn code_and_refresh_races(kind: StoreKind, trials: usize) {
+    let s = TestServer::start(kind).await;
+    let web = Auth::Basic(WEB_APP_ID, WEB_APP_SECRET);
+    for trial in 0..trials {
+        let code = s.code_for(Dialect::PingOne, WEB_APP_ID, "openid").await;
+        let answers = join_all((0..16).map(|_| s.redeem(Dialect::PingOne, web, &code))).await;
+        let winners: Vec<_> = answers.iter().filter(|a| a.status == 200).collect();
+        assert_eq!(winners.len(), 1, "trial {trial}: one code redemption wins");
+        assert!(answers.iter().filter(|a| a.status != 200).all(|a| a.json["error"] == "invalid_grant"));
+
+        let code = s.code_for(Dialect::PingOne, WEB_APP_ID, "openid").await;
+        let rt = s.redeem(Dialect::PingOne, web, &code).await.str("refresh_token");
+        let url = s.token_url(Dialect::PingOne);
+        let fields = [("grant_type", "refresh_token"), ("refresh_token", rt.as_str())];
+        let refreshes = (0..16).map(|_| s.post_form(&url, web, &fields));
+        let answers = join_all(refreshes).await;
+        assert_eq!(answers.iter().filter(|a| a.status == 200).count(), 1, "trial {trial}: one rotation wins");
+    }
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn code_and_refresh_races_200_trials_on_dynamodb() {
+    code_and_refresh_races(StoreKind::DynamoDb, 200).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn code_and_refresh_races_on_memory() {
+    code_and_refresh_races(StoreKind::Memory, 50).await;
+}
