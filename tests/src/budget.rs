@@ -112,3 +112,73 @@ pub async fn measure_request_budget(kind: StoreKind) -> Budget {
         whole_flow,
     }
 }
+
+/// Store requests of the authorization code flow's steps (warm instance).
+#[derive(Debug)]
+pub struct CodeBudget {
+    pub authorize: u64,
+    pub login: u64,
+    pub consent: u64,
+    pub resume: u64,
+    pub token: u64,
+    pub refresh: u64,
+}
+
+impl CodeBudget {
+    pub fn report(&self, kind: StoreKind) -> String {
+        format!(
+            "{kind:?} store requests, code flow: authorize {}, sign-on {}, consent {}, resume {}, token {}, refresh {}",
+            self.authorize, self.login, self.consent, self.resume, self.token, self.refresh
+        )
+    }
+}
+
+pub async fn measure_code_budget(kind: StoreKind) -> CodeBudget {
+    use crate::{demo, WEB_APP_ID, WEB_APP_SECRET};
+    let s = TestServer::start(kind).await;
+    let web = Auth::Basic(WEB_APP_ID, WEB_APP_SECRET);
+    let p1 = Dialect::PingOne;
+    // Warm the application cache.
+    s.device_authorization(p1, Auth::Public(DEVICE_APP_ID), "openid").await;
+    s.requests();
+    let query = [
+        ("response_type", "code"),
+        ("client_id", WEB_APP_ID),
+        ("redirect_uri", demo::WEB_APP_REDIRECT_URI),
+        ("scope", "openid"),
+    ];
+    let response = s.authorize(p1, &query).await;
+    let authorize = total(&s.requests());
+    let flow = TestServer::flow_of(&response);
+    let login =
+        s.flow_action(&flow, "usernamePassword.check", json!({"username": "demo", "password": "demo-password"})).await;
+    assert_eq!(login.json["status"], "CONSENT_REQUIRED", "{login:?}");
+    let login = total(&s.requests());
+    let consent = s.flow_action(&flow, "consent", json!({"accept": true})).await;
+    assert_eq!(consent.json["status"], "COMPLETED");
+    let consent = total(&s.requests());
+    let back = s.http.get(s.url(&format!("/{}/as/resume?flowId={flow}", crate::ENV))).send().await.unwrap();
+    let location = back.headers()["location"].to_str().unwrap().to_owned();
+    let resume = total(&s.requests());
+    let code = crate::query_value(&location, "code").unwrap();
+    let tokens = s
+        .post_form(
+            &s.token_url(p1),
+            web,
+            &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", demo::WEB_APP_REDIRECT_URI)],
+        )
+        .await;
+    assert_eq!(tokens.status, 200, "{tokens:?}");
+    let token = total(&s.requests());
+    let refreshed = s
+        .post_form(
+            &s.token_url(p1),
+            web,
+            &[("grant_type", "refresh_token"), ("refresh_token", &tokens.str("refresh_token"))],
+        )
+        .await;
+    assert_eq!(refreshed.status, 200, "{refreshed:?}");
+    let refresh = total(&s.requests());
+    s.stop().await;
+    CodeBudget { authorize, login, consent, resume, token, refresh }
+}

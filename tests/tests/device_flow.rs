@@ -1,7 +1,7 @@
 //! The full device flow over HTTP against the local server, on both stores and in both dialects,
 //! with the request budget of every step and what a table scan may find.
 
-use blackbox::budget::measure_request_budget;
+use blackbox::budget::{measure_code_budget, measure_request_budget};
 use blackbox::*;
 use serde_json::Value;
 use shared::Dialect;
@@ -99,6 +99,27 @@ async fn request_budget(kind: StoreKind) {
 #[tokio::test]
 async fn request_budget_on_memory() {
     request_budget(StoreKind::Memory).await;
+}
+
+async fn code_budget(kind: StoreKind) {
+    let b = measure_code_budget(kind).await;
+    println!("{}", b.report(kind));
+    assert_eq!(b.authorize, 1, "authorize stores its flow");
+    assert_eq!(b.login, 3, "sign-on: user lookup, flow write, remembered-consent lookup");
+    assert_eq!(b.consent, 2, "consent: flow read, flow write with the remembered consent");
+    assert_eq!(b.resume, 2, "resume: flow read, one transaction storing the code");
+    assert_eq!(b.token, 1, "code redemption is one conditional write");
+    assert_eq!(b.refresh, 1, "a refresh is one conditional write");
+}
+
+#[tokio::test]
+async fn code_flow_budget_on_memory() {
+    code_budget(StoreKind::Memory).await;
+}
+
+#[tokio::test]
+async fn code_flow_budget_on_dynamodb() {
+    code_budget(StoreKind::DynamoDb).await;
 }
 
 #[tokio::test]

@@ -102,6 +102,122 @@ pub async fn run_all(store: Arc<dyn Store>) {
     concurrent_redemption_has_one_winner(store.clone()).await;
     concurrent_polls_are_all_recorded(store.clone()).await;
     guessing_counters_and_consents(&*store).await;
+    code_grants_and_families(&*store).await;
+}
+
+async fn code_grants_and_families(store: &dyn Store) {
+    let now = 1_800_000_000_000;
+    let env = unique("env");
+    let request = AuthorizeRequest {
+        issuer: "https://as".into(),
+        client_id: "client-a".into(),
+        redirect_uri: "https://app/cb".into(),
+        scopes: vec!["openid".into()],
+        state: None,
+        nonce: Some("n".into()),
+        code_challenge: None,
+        code_challenge_method: None,
+        force_login: false,
+        force_consent: false,
+        max_age: None,
+        login_hint: None,
+    };
+    let mut f = flow(&env, now);
+    f.authorize = Some(request.clone());
+    store.create_flow(&f).await.unwrap();
+    assert_eq!(store.get_flow(&f.flow_id).await.unwrap().unwrap().authorize, Some(request.clone()));
+    // Consent needs a signed-on flow; resume needs consent.
+    assert!(matches!(store.consent_flow(&f, true, now, now + 900_000).await.unwrap(), FlowWrite::Conflict(Some(_))));
+    let FlowWrite::Written(signed) = store.sign_on_flow(&f, &flow_user(), now, now + 900_000).await.unwrap() else {
+        panic!("sign-on");
+    };
+    let code = CodeGrant {
+        grant_id: unique("code"),
+        environment_id: env.clone(),
+        request: request.clone(),
+        subject: subject(),
+        created_ms: now,
+        expires_at: now / 1000 + 60,
+        redeemed_ms: None,
+        rt_generation: None,
+        revoked_ms: None,
+    };
+    assert!(!store.resume_flow(&f.flow_id, &code, now).await.unwrap(), "no code before consent");
+    let FlowWrite::Written(consented) = store.consent_flow(&signed, true, now, now + 900_000).await.unwrap() else {
+        panic!("consent");
+    };
+    assert_eq!(consented.consent, Some(true));
+    assert_eq!(store.find_consent(&env, "u1", "client-a").await.unwrap(), ["openid"], "remembered");
+    assert!(store.resume_flow(&f.flow_id, &code, now).await.unwrap());
+    let other = CodeGrant { grant_id: unique("code"), ..code.clone() };
+    assert!(!store.resume_flow(&f.flow_id, &other, now).await.unwrap(), "one code per flow");
+    assert_eq!(store.family(GrantKind::Code, &code.grant_id).await.unwrap(), None, "no family before redemption");
+
+    assert_eq!(
+        store.redeem_code(&code.grant_id, "client-b", now, true, now / 1000 + 99).await.unwrap(),
+        CodeRedemption::Invalid
+    );
+    let CodeRedemption::Redeemed(redeemed) =
+        store.redeem_code(&code.grant_id, "client-a", now, true, now / 1000 + 99).await.unwrap()
+    else {
+        panic!("redeem");
+    };
+    assert_eq!((redeemed.rt_generation, redeemed.expires_at), (Some(0), now / 1000 + 99));
+    assert_eq!(
+        store.redeem_code(&code.grant_id, "client-a", now, true, now / 1000 + 99).await.unwrap(),
+        CodeRedemption::Replayed
+    );
+    let late = CodeGrant { grant_id: unique("code"), ..code.clone() };
+    let mut g = flow(&env, now);
+    g.authorize = Some(request);
+    g.user = Some(flow_user());
+    g.consent = Some(true);
+    store.create_flow(&g).await.unwrap();
+    assert!(store.resume_flow(&g.flow_id, &late, now).await.unwrap());
+    assert_eq!(
+        store.redeem_code(&late.grant_id, "client-a", now + 61_000, false, 0).await.unwrap(),
+        CodeRedemption::Invalid,
+        "expired"
+    );
+
+    // Rotation: current generation moves on; an older one is stale; revocation ends it.
+    let s = now / 1000;
+    let Rotation::Rotated(next) =
+        store.rotate_refresh(GrantKind::Code, &code.grant_id, "client-a", 0, s, s + 500).await.unwrap()
+    else {
+        panic!("rotate");
+    };
+    assert_eq!((next.rt_generation, next.expires_at, next.nonce.as_deref()), (Some(1), s + 500, Some("n")));
+    assert_eq!(
+        store.rotate_refresh(GrantKind::Code, &code.grant_id, "client-a", 0, s, s + 500).await.unwrap(),
+        Rotation::Stale
+    );
+    assert_eq!(
+        store.rotate_refresh(GrantKind::Code, &code.grant_id, "client-b", 1, s, s + 500).await.unwrap(),
+        Rotation::Invalid
+    );
+    assert_eq!(
+        store.rotate_refresh(GrantKind::Code, &code.grant_id, "client-a", 1, s + 501, s + 900).await.unwrap(),
+        Rotation::Invalid,
+        "expired"
+    );
+    store.revoke_family(GrantKind::Code, &code.grant_id, now).await.unwrap();
+    assert!(store.family(GrantKind::Code, &code.grant_id).await.unwrap().unwrap().revoked);
+    assert_eq!(
+        store.rotate_refresh(GrantKind::Code, &code.grant_id, "client-a", 1, s, s + 500).await.unwrap(),
+        Rotation::Invalid
+    );
+    store.revoke_family(GrantKind::Device, "no-such-grant", now).await.unwrap();
+
+    // Device grants carry the same family.
+    let dg = approved_grant(store, s).await;
+    assert!(store.redeem_device_grant(&dg.grant_id, now, true, s + 500).await.unwrap());
+    let family = store.family(GrantKind::Device, &dg.grant_id).await.unwrap().unwrap();
+    assert_eq!((family.rt_generation, family.client_id.as_str(), family.revoked), (Some(0), "client-a", false));
+    assert!(matches!(
+        store.rotate_refresh(GrantKind::Device, &dg.grant_id, "client-a", 0, s, s + 500).await.unwrap(),
+        Rotation::Rotated(_)
+    ));
 }
 
 async fn guessing_counters_and_consents(store: &dyn Store) {

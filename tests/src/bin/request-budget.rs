@@ -3,7 +3,7 @@
 //!
 //! `cargo run -p blackbox --bin request-budget`
 
-use blackbox::budget::measure_request_budget;
+use blackbox::budget::{measure_code_budget, measure_request_budget};
 use blackbox::StoreKind;
 
 #[tokio::main]
@@ -16,5 +16,6 @@ async fn main() {
     }
     for kind in kinds {
         println!("{}", measure_request_budget(kind).await.report(kind));
+        println!("{}", measure_code_budget(kind).await.report(kind));
     }
 }
