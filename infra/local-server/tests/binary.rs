@@ -80,3 +80,24 @@ fn bad_arguments_explain_usage() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("usage: local-server"));
 }
+
+#[test]
+fn generate_keys_prints_usable_secrets() {
+    let out = Command::new(env!("CARGO_BIN_EXE_generate-keys")).output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let value = |name: &str| {
+        let start = text.find(&format!("{name}=")).unwrap() + name.len() + 1;
+        let rest = &text[start..];
+        let end = if rest.starts_with('"') { rest[1..].find('"').unwrap() + 2 } else { rest.find('\n').unwrap() };
+        rest[..end].trim_matches('"').to_owned()
+    };
+    let settings = shared::Settings::from_lookup(|name| match name {
+        "HASH_KEY" | "ES256_PRIVATE_KEY" | "RS256_PRIVATE_KEY" => Some(value(name)),
+        _ => None,
+    })
+    .expect("the printed secrets are valid settings");
+    let (es, rs) = settings.signing_keys.unwrap();
+    shared::tokens::Signer::from_pem(&es, &rs).expect("the printed keys load");
+    assert_eq!(settings.hash_key.unwrap().len(), 32);
+}
