@@ -19,7 +19,7 @@ use crate::hashing::Purpose;
 use crate::model::{Application, User};
 use crate::passwords::{burn_equivalent_time, verify_password};
 use crate::sessions::{Session, SESSION_LIFETIME_S};
-use crate::store::{ConsentWrite, Decision, FlowDevice, FlowRecord, FlowUser, FlowWrite, Subject};
+use crate::store::{ConsentWrite, Decision, FlowDevice, FlowRecord, FlowUser, FlowWrite};
 pub use flow_id::{new_flow_id, open_flow_id, FLOW_LIFETIME_MS};
 
 /// PingOne flow `status` values of the device flow (PING-COMPAT §1.6).
@@ -365,19 +365,7 @@ async fn consent(app: &App, started: &FlowRecord, accept: bool) -> Result<FlowSt
     let (Some(user), Some(_)) = (&flow.user, &flow.device) else {
         return Err(Refusal::WrongState { action: ACTION_CONSENT, current: Some(Box::new(flow)) });
     };
-    let decision = Decision {
-        approved: accept,
-        subject: Subject {
-            user_id: user.id.clone(),
-            username: user.username.clone(),
-            session_id: user.session_id.clone(),
-            auth_time: user.auth_time,
-            given_name: user.given_name.clone(),
-            family_name: user.family_name.clone(),
-            email: user.email.clone(),
-        },
-        decided_ms: now,
-    };
+    let decision = Decision { approved: accept, subject: user.subject(), decided_ms: now };
     let expires_ms = now + FLOW_LIFETIME_MS;
     match app.store.decide_flow_device(&flow, &decision, now, expires_ms).await? {
         ConsentWrite::Written => {

@@ -12,7 +12,7 @@ use crate::grants::{issue_tokens, refresh, requested_scopes, Issue, TokenRespons
 use crate::hashing::Purpose;
 use crate::http::{encode_query_value, Params};
 use crate::model::{Application, GrantType, PkceEnforcement};
-use crate::store::{AuthorizeRequest, CodeGrant, CodeRedemption, FlowRecord, GrantKind, Subject};
+use crate::store::{AuthorizeRequest, CodeGrant, CodeRedemption, FlowRecord, GrantKind};
 
 /// Authorization codes live 60 seconds (PingFederate's default).
 pub const CODE_LIFETIME_S: i64 = 60;
@@ -180,15 +180,7 @@ pub async fn issue_code(app: &App, flow: &FlowRecord) -> Result<Option<String>, 
         grant_id: app.hasher.digest(Purpose::AuthorizationCode, "", &code),
         environment_id: flow.environment_id.clone(),
         request: request.clone(),
-        subject: Subject {
-            user_id: user.id.clone(),
-            username: user.username.clone(),
-            session_id: user.session_id.clone(),
-            auth_time: user.auth_time,
-            given_name: user.given_name.clone(),
-            family_name: user.family_name.clone(),
-            email: user.email.clone(),
-        },
+        subject: user.subject(),
         created_ms: now_ms,
         expires_at: now_ms.div_euclid(1000) + CODE_LIFETIME_S,
         redeemed_ms: None,

@@ -205,12 +205,7 @@ async fn authorize_next(pages: &Pages<'_>, req: &Request, flow: &FlowRecord, req
     }
     let t = pages.text;
     let name = app.application(env, &request.client_id).await.ok().flatten().map(|a| a.name).unwrap_or_default();
-    let buttons = format!(
-        "<button type=\"submit\" name=\"decision\" value=\"allow\">{}</button>\
-         <button type=\"submit\" name=\"decision\" value=\"deny\" class=\"secondary\">{}</button>",
-        esc(t.approve_button),
-        esc(t.deny_button)
-    );
+    let buttons = decision_buttons(t);
     let body = format!(
         "<div class=\"facts\" id=\"request\"><strong>{name}</strong></div>{scopes}{form}",
         name = esc(&name),
@@ -337,12 +332,7 @@ async fn approval_page(pages: &Pages<'_>, flow: &FlowRecord) -> Response {
     };
     let app = pages.app;
     let name = app.application(pages.env, &device.client_id).await.ok().flatten().map(|a| a.name).unwrap_or_default();
-    let buttons = format!(
-        "<button type=\"submit\" name=\"decision\" value=\"allow\">{}</button>\
-         <button type=\"submit\" name=\"decision\" value=\"deny\" class=\"secondary\">{}</button>",
-        esc(t.approve_button),
-        esc(t.deny_button)
-    );
+    let buttons = decision_buttons(t);
     let body = format!(
         "<p>{intro}</p>{facts}{scopes}<p class=\"muted\">{warn}</p>{form}",
         intro = esc(t.approve_intro),
@@ -352,6 +342,15 @@ async fn approval_page(pages: &Pages<'_>, flow: &FlowRecord) -> Response {
         form = pages.form(&flow.flow_id, &hidden("step", "consent"), &buttons),
     );
     page(t, pages.env, StatusCode::OK, t.approve_title, &body)
+}
+
+fn decision_buttons(t: &Text) -> String {
+    format!(
+        "<button type=\"submit\" name=\"decision\" value=\"allow\">{}</button>\
+         <button type=\"submit\" name=\"decision\" value=\"deny\" class=\"secondary\">{}</button>",
+        esc(t.approve_button),
+        esc(t.deny_button)
+    )
 }
 
 /// `POST /{envId}/signon/?flowId=…`: one step of the form.

@@ -134,6 +134,21 @@ pub struct FlowUser {
     pub auth_time: i64,
 }
 
+impl FlowUser {
+    /// The person as grants remember them (with the profile claims tokens may carry).
+    pub fn subject(&self) -> Subject {
+        Subject {
+            user_id: self.id.clone(),
+            username: self.username.clone(),
+            session_id: self.session_id.clone(),
+            auth_time: self.auth_time,
+            given_name: self.given_name.clone(),
+            family_name: self.family_name.clone(),
+            email: self.email.clone(),
+        }
+    }
+}
+
 /// The device grant a flow's user code led to.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FlowDevice {

@@ -313,11 +313,7 @@ impl DeviceGrantStore for DynamoStore {
         with_refresh_token: bool,
         keep_until: i64,
     ) -> StoreResult<bool> {
-        let set = if with_refresh_token {
-            "SET redeemed_ms = :now, expires_at = :keep, rt_generation = :zero"
-        } else {
-            "SET redeemed_ms = :now, expires_at = :keep"
-        };
+        let set = redemption_update(with_refresh_token);
         let mut update = self
             .client
             .update_item()
@@ -607,6 +603,15 @@ impl GuardStore for DynamoStore {
     }
 }
 
+/// Marks a grant redeemed and keeps it alive; a refresh token family starts at generation 0.
+fn redemption_update(with_refresh_token: bool) -> &'static str {
+    if with_refresh_token {
+        "SET redeemed_ms = :now, expires_at = :keep, rt_generation = :zero"
+    } else {
+        "SET redeemed_ms = :now, expires_at = :keep"
+    }
+}
+
 fn family_key(kind: GrantKind, grant_id: &str) -> Item {
     match kind {
         GrantKind::Device => DynamoStore::key(grant_pk(grant_id), "DEVICE"),
@@ -701,11 +706,7 @@ impl CodeStore for DynamoStore {
         with_refresh_token: bool,
         keep_until: i64,
     ) -> StoreResult<CodeRedemption> {
-        let set = if with_refresh_token {
-            "SET redeemed_ms = :now, expires_at = :keep, rt_generation = :zero"
-        } else {
-            "SET redeemed_ms = :now, expires_at = :keep"
-        };
+        let set = redemption_update(with_refresh_token);
         let mut update = self
             .client
             .update_item()
