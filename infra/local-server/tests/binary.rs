@@ -89,8 +89,10 @@ fn generate_keys_prints_usable_secrets() {
     let value = |name: &str| {
         let start = text.find(&format!("{name}=")).unwrap() + name.len() + 1;
         let rest = &text[start..];
-        let end = if rest.starts_with('"') { rest[1..].find('"').unwrap() + 2 } else { rest.find('\n').unwrap() };
-        rest[..end].trim_matches('"').to_owned()
+        match rest.strip_prefix('"') {
+            Some(quoted) => quoted[..quoted.find('"').unwrap()].to_owned(),
+            None => rest[..rest.find('\n').unwrap()].to_owned(),
+        }
     };
     let settings = shared::Settings::from_lookup(|name| match name {
         "HASH_KEY" | "ES256_PRIVATE_KEY" | "RS256_PRIVATE_KEY" => Some(value(name)),
