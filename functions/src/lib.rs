@@ -33,6 +33,7 @@ async fn respond(app: &App, endpoint: Endpoint, event: LambdaRequest) -> LambdaR
         Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.as_deref().and_then(|ip| ip.parse().ok()),
         _ => None,
     };
+    let request_id = event.lambda_context_ref().map(|c| c.request_id.clone());
     let path = event.raw_http_path().to_owned();
     let query = event.uri().query().map(str::to_owned);
     let (parts, body) = event.into_parts();
@@ -42,7 +43,7 @@ async fn respond(app: &App, endpoint: Endpoint, event: LambdaRequest) -> LambdaR
         Body::Binary(bytes) => bytes,
         _ => Vec::new(),
     };
-    let request = Request { method: parts.method, path, query, headers: parts.headers, body, source_ip };
+    let request = Request { method: parts.method, path, query, headers: parts.headers, body, source_ip, request_id };
     let response = dispatch_only(app, request, Some(endpoint)).await;
     let (parts, body) = response.into_parts();
     LambdaResponse::from_parts(parts, Body::from(body))

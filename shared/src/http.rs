@@ -22,6 +22,8 @@ pub struct Request {
     pub headers: HeaderMap,
     pub body: Vec<u8>,
     pub source_ip: Option<IpAddr>,
+    /// The Lambda request id, when a Lambda function carries the request (for the logs).
+    pub request_id: Option<String>,
 }
 
 impl Request {
@@ -30,7 +32,7 @@ impl Request {
             Some((p, q)) => (p.to_owned(), Some(q.to_owned())),
             None => (path_and_query.to_owned(), None),
         };
-        Self { method, path, query, headers: HeaderMap::new(), body: Vec::new(), source_ip: None }
+        Self { method, path, query, headers: HeaderMap::new(), body: Vec::new(), source_ip: None, request_id: None }
     }
 
     pub fn header(&self, name: impl header::AsHeaderName) -> Option<&str> {

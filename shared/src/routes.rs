@@ -220,7 +220,9 @@ pub async fn dispatch_only(app: &App, req: Request, only: Option<Endpoint>) -> R
         Err(allowed) if allowed.is_empty() => ("-", String::new(), not_found()),
         Err(allowed) => ("-", String::new(), method_not_allowed(&allowed)),
     };
+    // One line per request; never the query, the body or headers (codes and secrets live there).
     tracing::info!(
+        request_id = req.request_id.as_deref().unwrap_or("-"),
         method = %req.method,
         route = pattern,
         environment = %environment,

@@ -100,6 +100,7 @@ async fn serve(
         headers: parts.headers,
         body,
         source_ip: Some(peer.ip()),
+        request_id: None,
     };
     let response = shared::routes::dispatch(&app, request).await;
     let (parts, body) = response.into_parts();
