@@ -16,6 +16,19 @@ if [ ! -x "$venv/bin/python" ]; then
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$req"
 fi
 
+# Template tools (aws-sam-cli with cfn-lint), pinned the same way.
+tools_req=infra/scripts/tools-requirements.txt
+tools="$HOME/.cache/ping-as/tools-$(sha256sum "$tools_req" | cut -c1-12)"
+if [ ! -x "$tools/bin/sam" ]; then
+  echo "== installing template tools into $tools"
+  python3 -m venv "$tools"
+  "$tools/bin/pip" install --quiet --disable-pip-version-check -r "$tools_req"
+fi
+
+echo "== template: sam validate --lint, cfn-lint"
+SAM_CLI_TELEMETRY=0 "$tools/bin/sam" validate --lint --template template.yaml
+"$tools/bin/cfn-lint" template.yaml
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
