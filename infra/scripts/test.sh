@@ -39,7 +39,13 @@ echo "== starting the DynamoDB-compatible server"
 log=$(mktemp)
 "$venv/bin/python" infra/test-services/dynamodb_server.py 0 >"$log" 2>&1 &
 ddb_pid=$!
-trap 'kill "$ddb_pid" 2>/dev/null || true; rm -f "$log"' EXIT
+watch_pid=""
+cleanup() {
+  [ -z "$watch_pid" ] || kill -- "-$watch_pid" 2>/dev/null || true
+  kill "$ddb_pid" 2>/dev/null || true
+  rm -f "$log"
+}
+trap cleanup EXIT
 for _ in $(seq 1 100); do
   grep -q '^DYNAMODB_ENDPOINT_URL=' "$log" && break
   kill -0 "$ddb_pid" 2>/dev/null || { cat "$log"; echo "the DynamoDB server did not start" >&2; exit 1; }
@@ -47,6 +53,31 @@ for _ in $(seq 1 100); do
 done
 export "$(grep -m1 '^DYNAMODB_ENDPOINT_URL=' "$log")"
 echo "   $DYNAMODB_ENDPOINT_URL"
+
+echo "== starting cargo lambda watch (the local Lambda emulator) in front of every function"
+cargo build --quiet -p functions -p local-server
+secrets=$("$CARGO_TARGET_DIR/debug/generate-keys")
+watch_port=$(python3 -c "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
+export LAMBDA_WATCH_URL="http://127.0.0.1:$watch_port"
+watch_table="lambda-watch-$$"
+watch_log="$CARGO_TARGET_DIR/lambda-watch.log"
+(
+  set -a
+  eval "$secrets"
+  set +a
+  PUBLIC_BASE_URL="$LAMBDA_WATCH_URL" "$CARGO_TARGET_DIR/debug/local-server" --addr 127.0.0.1:0 \
+    --dynamodb-endpoint "$DYNAMODB_ENDPOINT_URL" --table "$watch_table" --seed-only >/dev/null
+  exec setsid env PATH="$tools/bin:$PATH" cargo lambda watch -A 127.0.0.1 -P "$watch_port" --ignore-changes \
+    --env-var "STORE=dynamodb,TABLE_NAME=$watch_table,DYNAMODB_ENDPOINT_URL=$DYNAMODB_ENDPOINT_URL" \
+    --env-var "PUBLIC_BASE_URL=$LAMBDA_WATCH_URL,AWS_REGION=us-east-1,AWS_ACCESS_KEY_ID=local,AWS_SECRET_ACCESS_KEY=local"
+) >"$watch_log" 2>&1 &
+watch_pid=$!
+for _ in $(seq 1 600); do
+  [ "$(curl -s -o /dev/null -w '%{http_code}' -m 5 "$LAMBDA_WATCH_URL/pf/JWKS" || true)" = 200 ] && break
+  kill -0 "$watch_pid" 2>/dev/null || { cat "$watch_log"; echo "cargo lambda watch did not start" >&2; exit 1; }
+  sleep 1
+done
+echo "   $LAMBDA_WATCH_URL"
 
 echo "== cargo test"
 out="$CARGO_TARGET_DIR/test-output.txt"

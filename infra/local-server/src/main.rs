@@ -18,12 +18,14 @@ const USAGE: &str = "usage: local-server [--addr HOST:PORT] [--dynamodb-endpoint
   --addr               listen address (default 127.0.0.1:8080, or $LOCAL_ADDR)
   --dynamodb-endpoint  use DynamoDB at URL (e.g. a local moto server) instead of memory
   --table              DynamoDB table name (default ping-as; created if missing)
+  --seed-only          write the demo data (with HASH_KEY from the environment) and exit
 Environment: PUBLIC_BASE_URL, HASH_KEY, ES256_PRIVATE_KEY, RS256_PRIVATE_KEY (see README).";
 
 struct Args {
     addr: SocketAddr,
     dynamodb_endpoint: Option<String>,
     table: String,
+    seed_only: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -34,6 +36,7 @@ fn parse_args() -> Result<Args, String> {
             .map_err(|_| "LOCAL_ADDR must be HOST:PORT")?,
         dynamodb_endpoint: None,
         table: "ping-as".into(),
+        seed_only: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -42,6 +45,7 @@ fn parse_args() -> Result<Args, String> {
             "--addr" => args.addr = value()?.parse().map_err(|_| "--addr must be HOST:PORT")?,
             "--dynamodb-endpoint" => args.dynamodb_endpoint = Some(value()?),
             "--table" => args.table = value()?,
+            "--seed-only" => args.seed_only = true,
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other}")),
         }
@@ -103,6 +107,10 @@ async fn run(args: Args) -> Result<(), String> {
     let base = settings.public_base_url.clone();
     let app = Arc::new(App::new(settings, store, hasher, signer, Arc::new(SystemClock), Arc::new(OsRandom)));
     shared::demo::seed(&app).await.map_err(|e| e.to_string())?;
+    if args.seed_only {
+        println!("seeded the demo data");
+        return Ok(());
+    }
     let server = local_server::Server::serve(app, listener).map_err(|e| e.to_string())?;
     println!("Ping-compatible authorization server listening on {}", server.url());
     println!("{}", shared::demo::describe(&base));
