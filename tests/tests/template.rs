@@ -59,3 +59,34 @@ fn runtime_architecture_and_ttl_are_what_the_code_assumes() {
     assert_eq!(s(&table["BillingMode"]), "PAY_PER_REQUEST");
     assert_eq!(table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"].as_bool(), Some(true));
 }
+
+/// `cargo lambda watch` routes (workspace metadata) equal the route table too.
+#[test]
+fn lambda_watch_router_equals_the_route_table() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+    let manifest: toml::Table = std::fs::read_to_string(path).unwrap().parse().expect("Cargo.toml");
+    let router = manifest["workspace"]["metadata"]["lambda"]["watch"]["router"].as_table().expect("router table");
+    let mut configured = BTreeSet::new();
+    for (path, target) in router {
+        match target {
+            toml::Value::String(function) => {
+                for r in ROUTES.iter().filter(|r| r.path == path) {
+                    configured.insert((r.verb.as_str().to_owned(), path.clone(), function.clone()));
+                }
+            }
+            toml::Value::Array(entries) => {
+                for e in entries {
+                    let method = e["method"].as_str().unwrap().to_owned();
+                    configured.insert((method, path.clone(), e["function"].as_str().unwrap().to_owned()));
+                }
+            }
+            other => panic!("{path}: unexpected {other}"),
+        }
+    }
+    let in_code: BTreeSet<(String, String, String)> = ROUTES
+        .iter()
+        .map(|r| (r.verb.as_str().to_owned(), r.path.to_owned(), r.endpoint.function_name().to_owned()))
+        .collect();
+    assert_eq!(configured, in_code);
+    assert_eq!(router.len(), in_code.iter().map(|(_, p, _)| p).collect::<BTreeSet<_>>().len(), "every path once");
+}
