@@ -6,18 +6,33 @@ use std::sync::Arc;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Error, Request as LambdaRequest, RequestExt, Response as LambdaResponse};
 use shared::http::Request;
-use shared::routes::{dispatch_only, Endpoint};
+use shared::routes::{dispatch_to, Answer, Context, Endpoint};
 use shared::{App, Settings};
 
-/// Runs the Lambda function serving `endpoint`. Configuration errors stop the cold start with a
-/// message rather than failing every request.
-pub async fn run(endpoint: Endpoint) -> Result<(), Error> {
+/// The `main` of a Lambda binary serving one endpoint with its handler:
+/// `functions::lambda_main!(Token, shared::endpoints::token::handle);`
+#[macro_export]
+macro_rules! lambda_main {
+    ($endpoint:ident, $handler:path) => {
+        #[tokio::main]
+        async fn main() -> Result<(), lambda_http::Error> {
+            $crate::run(shared::routes::Endpoint::$endpoint, |ctx, req| Box::pin($handler(ctx, req))).await
+        }
+    };
+}
+
+/// Runs the Lambda function serving `endpoint` with `handler`. Configuration errors stop the cold
+/// start with a message rather than failing every request.
+pub async fn run<H>(endpoint: Endpoint, handler: H) -> Result<(), Error>
+where
+    H: for<'a> Fn(&'a Context<'a>, &'a Request) -> Answer<'a> + Copy + Send + Sync + 'static,
+{
     tracing_subscriber_init();
     let settings = Settings::from_env().map_err(|e| format!("configuration: {e}"))?;
     let app = Arc::new(App::from_settings(settings).await.map_err(|e| format!("configuration: {e}"))?);
     lambda_http::run(lambda_http::service_fn(move |event: LambdaRequest| {
         let app = app.clone();
-        async move { Ok::<_, Error>(respond(&app, endpoint, event).await) }
+        async move { Ok::<_, Error>(respond(&app, endpoint, handler, event).await) }
     }))
     .await
 }
@@ -28,7 +43,10 @@ fn tracing_subscriber_init() {
     tracing_subscriber::fmt().json().with_env_filter(filter).without_time().with_target(false).init();
 }
 
-async fn respond(app: &App, endpoint: Endpoint, event: LambdaRequest) -> LambdaResponse<Body> {
+async fn respond<H>(app: &App, endpoint: Endpoint, handler: H, event: LambdaRequest) -> LambdaResponse<Body>
+where
+    H: for<'a> Fn(&'a Context<'a>, &'a Request) -> Answer<'a>,
+{
     let source_ip = match event.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.as_deref().and_then(|ip| ip.parse().ok()),
         _ => None,
@@ -44,7 +62,7 @@ async fn respond(app: &App, endpoint: Endpoint, event: LambdaRequest) -> LambdaR
         _ => Vec::new(),
     };
     let request = Request { method: parts.method, path, query, headers: parts.headers, body, source_ip, request_id };
-    let response = dispatch_only(app, request, Some(endpoint)).await;
+    let response = dispatch_to(app, request, endpoint, handler).await;
     let (parts, body) = response.into_parts();
     LambdaResponse::from_parts(parts, Body::from(body))
 }

@@ -206,8 +206,27 @@ pub async fn dispatch(app: &App, req: Request) -> Response {
     dispatch_only(app, req, None).await
 }
 
+/// A future answering one request.
+pub type Answer<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send + 'a>>;
+
 /// Serves the routes of `only` (a Lambda function's endpoint), or all routes when `None`.
 pub async fn dispatch_only(app: &App, req: Request, only: Option<Endpoint>) -> Response {
+    route_and_log(app, req, only, |endpoint, ctx, req| Box::pin(handle(endpoint, ctx, req))).await
+}
+
+/// Serves the routes of one endpoint with its handler alone, so a Lambda binary links only the
+/// code of its own endpoint.
+pub async fn dispatch_to<H>(app: &App, req: Request, endpoint: Endpoint, handler: H) -> Response
+where
+    H: for<'a> Fn(&'a Context<'a>, &'a Request) -> Answer<'a>,
+{
+    route_and_log(app, req, Some(endpoint), |_, ctx, req| handler(ctx, req)).await
+}
+
+async fn route_and_log<H>(app: &App, req: Request, only: Option<Endpoint>, handler: H) -> Response
+where
+    H: for<'a> Fn(Endpoint, &'a Context<'a>, &'a Request) -> Answer<'a>,
+{
     let started = Instant::now();
     let found = find(&req.method, &req.path, &app.settings.default_environment_id);
     let (pattern, environment, response) = match found {
@@ -215,7 +234,7 @@ pub async fn dispatch_only(app: &App, req: Request, only: Option<Endpoint>) -> R
         Ok((route, params)) => {
             let environment = params.environment_id.clone();
             let ctx = Context { app, dialect: route.dialect, params };
-            (route.path, environment, handle(route.endpoint, &ctx, &req).await)
+            (route.path, environment, handler(route.endpoint, &ctx, &req).await)
         }
         Err(allowed) if allowed.is_empty() => ("-", String::new(), not_found()),
         Err(allowed) => ("-", String::new(), method_not_allowed(&allowed)),

@@ -1,6 +1,3 @@
 //! Lambda function for `Endpoint::DeviceStart` (its routes are in `shared::routes::ROUTES`).
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    functions::run(shared::routes::Endpoint::DeviceStart).await
-}
+functions::lambda_main!(DeviceStart, shared::endpoints::device::handle);

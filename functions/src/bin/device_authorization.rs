@@ -1,6 +1,3 @@
 //! Lambda function for `Endpoint::DeviceAuthorization` (its routes are in `shared::routes::ROUTES`).
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    functions::run(shared::routes::Endpoint::DeviceAuthorization).await
-}
+functions::lambda_main!(DeviceAuthorization, shared::endpoints::device_authorization::handle);

@@ -1,6 +1,3 @@
 //! Lambda function for `Endpoint::Discovery` (its routes are in `shared::routes::ROUTES`).
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    functions::run(shared::routes::Endpoint::Discovery).await
-}
+functions::lambda_main!(Discovery, shared::endpoints::discovery::handle);

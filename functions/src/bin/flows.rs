@@ -1,6 +1,3 @@
 //! Lambda function for `Endpoint::Flow` (its routes are in `shared::routes::ROUTES`).
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    functions::run(shared::routes::Endpoint::Flow).await
-}
+functions::lambda_main!(Flow, shared::endpoints::flows::handle);

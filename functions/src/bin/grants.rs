@@ -1,6 +1,3 @@
 //! Lambda function for `Endpoint::Grants` (its routes are in `shared::routes::ROUTES`).
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    functions::run(shared::routes::Endpoint::Grants).await
-}
+functions::lambda_main!(Grants, shared::endpoints::grants::handle);

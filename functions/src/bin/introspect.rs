@@ -1,6 +1,3 @@
 //! Lambda function for `Endpoint::Introspect` (its routes are in `shared::routes::ROUTES`).
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    functions::run(shared::routes::Endpoint::Introspect).await
-}
+functions::lambda_main!(Introspect, shared::endpoints::introspect::handle);

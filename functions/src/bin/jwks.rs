@@ -1,6 +1,3 @@
 //! Lambda function for `Endpoint::Jwks` (its routes are in `shared::routes::ROUTES`).
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    functions::run(shared::routes::Endpoint::Jwks).await
-}
+functions::lambda_main!(Jwks, shared::endpoints::jwks::handle);

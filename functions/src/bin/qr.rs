@@ -1,6 +1,3 @@
 //! Lambda function for `Endpoint::Qr` (its routes are in `shared::routes::ROUTES`).
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    functions::run(shared::routes::Endpoint::Qr).await
-}
+functions::lambda_main!(Qr, shared::endpoints::qr::handle);

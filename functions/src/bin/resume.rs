@@ -1,6 +1,3 @@
 //! Lambda function for `Endpoint::Resume` (its routes are in `shared::routes::ROUTES`).
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    functions::run(shared::routes::Endpoint::Resume).await
-}
+functions::lambda_main!(Resume, shared::endpoints::resume::handle);

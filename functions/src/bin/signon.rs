@@ -1,6 +1,3 @@
 //! Lambda function for `Endpoint::Signon` (its routes are in `shared::routes::ROUTES`).
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    functions::run(shared::routes::Endpoint::Signon).await
-}
+functions::lambda_main!(Signon, shared::endpoints::signon::handle);

@@ -1,6 +1,3 @@
 //! Lambda function for `Endpoint::SignonAsset` (its routes are in `shared::routes::ROUTES`).
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    functions::run(shared::routes::Endpoint::SignonAsset).await
-}
+functions::lambda_main!(SignonAsset, shared::endpoints::assets::handle);

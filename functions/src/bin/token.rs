@@ -1,6 +1,3 @@
 //! Lambda function for `Endpoint::Token` (its routes are in `shared::routes::ROUTES`).
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    functions::run(shared::routes::Endpoint::Token).await
-}
+functions::lambda_main!(Token, shared::endpoints::token::handle);

@@ -1,6 +1,3 @@
 //! Lambda function for `Endpoint::UserAuthorization` (its routes are in `shared::routes::ROUTES`).
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    functions::run(shared::routes::Endpoint::UserAuthorization).await
-}
+functions::lambda_main!(UserAuthorization, shared::endpoints::user_authorization::handle);

@@ -1,6 +1,3 @@
 //! Lambda function for `Endpoint::Userinfo` (its routes are in `shared::routes::ROUTES`).
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    functions::run(shared::routes::Endpoint::Userinfo).await
-}
+functions::lambda_main!(Userinfo, shared::endpoints::userinfo::handle);
