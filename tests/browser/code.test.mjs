@@ -2,29 +2,18 @@
 // endpoint; they sign in and allow the app on the hosted pages; the browser comes back to the
 // app's redirect URI with a code, which the app exchanges for tokens.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { ENV, startServer, launchBrowser, phone, shot } from './harness.mjs';
+import { ENV, phone, serverAndBrowser, shot } from './harness.mjs';
 
 const WEB_APP = '00000000-0000-4000-8000-0000000000a1';
 const REDIRECT = 'http://127.0.0.1:8400/callback';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const fixture = serverAndBrowser();
 
 test('sign in to a web app: authorize, sign in, allow, back with a code; tokens for the code', async () => {
-  const context = await phone(browser);
+  const context = await phone(fixture.browser);
   const page = await context.newPage();
   // Nothing listens on the app's redirect URI: the test answers for it and keeps the URL.
   let landed;
@@ -34,7 +23,7 @@ test('sign in to a web app: authorize, sign in, allow, back with a code; tokens 
   });
   const verifier = randomBytes(32).toString('base64url');
   const challenge = createHash('sha256').update(verifier).digest('base64url');
-  const authorize = new URL(`${server.url}/${ENV}/as/authorize`);
+  const authorize = new URL(`${fixture.server.url}/${ENV}/as/authorize`);
   Object.entries({
     response_type: 'code', client_id: WEB_APP, redirect_uri: REDIRECT, scope: 'openid profile',
     state: 'st-1', nonce: 'n-1', code_challenge: challenge, code_challenge_method: 'S256', login_hint: 'demo',
@@ -50,11 +39,11 @@ test('sign in to a web app: authorize, sign in, allow, back with a code; tokens 
   await page.getByRole('button', { name: 'Allow' }).click();
   await page.waitForURL(`${REDIRECT}**`);
   assert.equal(landed.searchParams.get('state'), 'st-1');
-  assert.equal(landed.searchParams.get('iss'), `${server.url}/${ENV}/as`);
+  assert.equal(landed.searchParams.get('iss'), `${fixture.server.url}/${ENV}/as`);
   const code = landed.searchParams.get('code');
   assert.ok(code);
 
-  const response = await fetch(`${server.url}/${ENV}/as/token`, {
+  const response = await fetch(`${fixture.server.url}/${ENV}/as/token`, {
     method: 'POST',
     headers: {
       'content-type': 'application/x-www-form-urlencoded',

@@ -2,22 +2,11 @@
 // approves in Chromium, the device's poll gets tokens. Plus typed codes, wrong codes, denial, the
 // bypass options, session reuse, connected apps, no JavaScript, and the guessing lock.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ENV, startServer, deviceAuthorization, poll, launchBrowser, phone, shot } from './harness.mjs';
+import { ENV, startServer, deviceAuthorization, poll, phone, serverAndBrowser, shot } from './harness.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const fixture = serverAndBrowser();
 
 async function signIn(page) {
   await page.getByLabel('Username').fill('demo');
@@ -26,10 +15,10 @@ async function signIn(page) {
 }
 
 test('approve from verification_uri_complete: confirm, sign in, allow; the device gets tokens', async () => {
-  const context = await phone(browser);
+  const context = await phone(fixture.browser);
   const page = await context.newPage();
-  const grant = await deviceAuthorization(server);
-  const pending = await poll(server, grant.device_code);
+  const grant = await deviceAuthorization(fixture.server);
+  const pending = await poll(fixture.server, grant.device_code);
   assert.equal(pending.body.error, 'authorization_pending');
 
   await page.goto(grant.verification_uri_complete);
@@ -56,12 +45,12 @@ test('approve from verification_uri_complete: confirm, sign in, allow; the devic
   assert.ok(st && st.httpOnly && st.sameSite === 'Lax', 'session cookie is HttpOnly, SameSite=Lax');
 
   await new Promise((r) => setTimeout(r, 5000));
-  const tokens = await poll(server, grant.device_code);
+  const tokens = await poll(fixture.server, grant.device_code);
   assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
   assert.ok(tokens.body.access_token && tokens.body.id_token);
 
   // The same browser connects a second device: the session is reused, no sign-in.
-  const second = await deviceAuthorization(server, { dialect: 'pingfederate', scope: 'openid' });
+  const second = await deviceAuthorization(fixture.server, { dialect: 'pingfederate', scope: 'openid' });
   await page.goto(second.verification_uri);
   assert.equal(await page.title(), 'Connect a device');
   await page.getByLabel('Code').fill(second.user_code.toLowerCase().replace('-', ''));
@@ -71,7 +60,7 @@ test('approve from verification_uri_complete: confirm, sign in, allow; the devic
   assert.equal(await page.title(), 'Device connected');
 
   // Connected apps: the approvals are remembered and can be removed.
-  await page.goto(`${server.url}/${ENV}/signon/grants`);
+  await page.goto(`${fixture.server.url}/${ENV}/signon/grants`);
   assert.match(await page.locator('.grant').textContent(), /Demo TV/);
   await shot(page, '5-connected-apps');
   await page.getByRole('button', { name: /Remove/ }).click();
@@ -80,9 +69,9 @@ test('approve from verification_uri_complete: confirm, sign in, allow; the devic
 });
 
 test('typed code in lower case without the dash; a wrong code first, then the right one', async () => {
-  const context = await phone(browser);
+  const context = await phone(fixture.browser);
   const page = await context.newPage();
-  const grant = await deviceAuthorization(server, { dialect: 'pingfederate' });
+  const grant = await deviceAuthorization(fixture.server, { dialect: 'pingfederate' });
   await page.goto(grant.verification_uri);
   assert.equal(await page.title(), 'Connect a device');
   const input = page.getByLabel('Code');
@@ -107,29 +96,29 @@ test('typed code in lower case without the dash; a wrong code first, then the ri
   await page.getByRole('button', { name: 'Allow' }).click();
   assert.equal(await page.title(), 'Device connected');
   await new Promise((r) => setTimeout(r, 5000));
-  assert.equal((await poll(server, grant.device_code, 'pingfederate')).status, 200);
+  assert.equal((await poll(fixture.server, grant.device_code, 'pingfederate')).status, 200);
   await context.close();
 });
 
 test('deny: the result says so and the device gets access_denied', async () => {
-  const context = await phone(browser);
+  const context = await phone(fixture.browser);
   const page = await context.newPage();
-  const grant = await deviceAuthorization(server);
+  const grant = await deviceAuthorization(fixture.server);
   await page.goto(grant.verification_uri_complete);
   await page.getByRole('button', { name: 'Yes, it matches' }).click();
   await signIn(page);
   await page.getByRole('button', { name: 'Deny' }).click();
   assert.equal(await page.title(), 'Request denied');
   await shot(page, '9-denied');
-  const answer = await poll(server, grant.device_code);
+  const answer = await poll(fixture.server, grant.device_code);
   assert.deepEqual(answer.body, { error_description: 'Authorization request is denied', error: 'access_denied' });
   await context.close();
 });
 
 test('works without JavaScript', async () => {
-  const context = await phone(browser, { javaScriptEnabled: false });
+  const context = await phone(fixture.browser, { javaScriptEnabled: false });
   const page = await context.newPage();
-  const grant = await deviceAuthorization(server);
+  const grant = await deviceAuthorization(fixture.server);
   await page.goto(grant.verification_uri_complete);
   await page.getByRole('button', { name: 'Yes, it matches' }).click();
   await signIn(page);
@@ -139,9 +128,9 @@ test('works without JavaScript', async () => {
 });
 
 test('an unknown flow link says it is no longer valid', async () => {
-  const context = await phone(browser);
+  const context = await phone(fixture.browser);
   const page = await context.newPage();
-  const response = await page.goto(`${server.url}/${ENV}/signon/?flowId=forged`);
+  const response = await page.goto(`${fixture.server.url}/${ENV}/signon/?flowId=forged`);
   assert.equal(response.status(), 404);
   assert.equal(await page.title(), 'This link is no longer valid');
   const headers = response.headers();
@@ -154,7 +143,7 @@ test('an unknown flow link says it is no longer valid', async () => {
 test('bypass options on: no confirmation; a remembered approval skips the approval page', async () => {
   const bypassing = await startServer({ BYPASS_ACTIVATION_CODE_CONFIRMATION: 'true', BYPASS_AUTHORIZATION_APPROVAL: 'true' });
   try {
-    const context = await phone(browser);
+    const context = await phone(fixture.browser);
     const page = await context.newPage();
     const first = await deviceAuthorization(bypassing);
     await page.goto(first.verification_uri_complete);
@@ -177,7 +166,7 @@ test('bypass options on: no confirmation; a remembered approval skips the approv
 test('guessing: after five wrong codes the sign-in is locked', async () => {
   const guarded = await startServer();
   try {
-    const context = await phone(browser);
+    const context = await phone(fixture.browser);
     const page = await context.newPage();
     const grant = await deviceAuthorization(guarded);
     await page.goto(grant.verification_uri);

@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { before, after } from 'node:test';
 import { chromium } from 'playwright-core';
 
 export const ENV = '00000000-0000-4000-8000-000000000001';
@@ -86,4 +87,18 @@ export async function phone(browser, options = {}) {
 export async function shot(page, name) {
   mkdirSync(SHOTS, { recursive: true });
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+/** One local server and one browser for a test file, started before and stopped after it. */
+export function serverAndBrowser() {
+  const fixture = {};
+  before(async () => {
+    fixture.server = await startServer();
+    fixture.browser = await launchBrowser();
+  });
+  after(async () => {
+    await fixture.browser?.close();
+    await fixture.server?.stop();
+  });
+  return fixture;
 }

@@ -4,8 +4,7 @@
 use http::StatusCode;
 use serde_json::{json, Value};
 
-use crate::client_auth::authenticate;
-use crate::endpoints::oauth_form;
+use crate::endpoints::client_and_token;
 use crate::error::{finish, OAuthError};
 use crate::grants::inspect::{inspect, Live};
 use crate::http::{json, no_store, Request, Response};
@@ -16,10 +15,8 @@ pub async fn handle(ctx: &Context<'_>, req: &Request) -> Response {
 }
 
 async fn respond(ctx: &Context<'_>, req: &Request) -> Result<Response, OAuthError> {
-    let params = oauth_form(req)?;
-    let client = authenticate(ctx.app, ctx.environment_id(), req, &params).await?;
-    let token = params.get("token").ok_or_else(|| OAuthError::invalid_request("The token parameter is required."))?;
-    let body = match inspect(ctx.app, ctx.environment_id(), token).await? {
+    let (client, token) = client_and_token(ctx, req).await?;
+    let body = match inspect(ctx.app, ctx.environment_id(), &token).await? {
         Some(Live::Access { claims, .. }) => {
             let mut out = json!({ "active": true, "token_type": "Bearer" });
             for name in ["scope", "client_id", "sub", "exp", "iat", "iss", "aud", "jti", "auth_time", "sid"] {

@@ -17,10 +17,22 @@ pub mod token;
 pub mod user_authorization;
 pub mod userinfo;
 
+use crate::client_auth::authenticate;
 use crate::error::OAuthError;
 use crate::http::{Params, Request};
+use crate::model::Application;
+use crate::routes::Context;
 
 /// The form body of an OAuth POST, or the `invalid_request` saying why it is not one.
 pub(crate) fn oauth_form(req: &Request) -> Result<Params, OAuthError> {
     req.form().map_err(|e| OAuthError::invalid_request(e.describe()))
+}
+
+/// The authenticated client and the `token` parameter of an introspection or revocation request
+/// (RFC 7662 §2.1, RFC 7009 §2.1).
+pub(crate) async fn client_and_token(ctx: &Context<'_>, req: &Request) -> Result<(Application, String), OAuthError> {
+    let params = oauth_form(req)?;
+    let client = authenticate(ctx.app, ctx.environment_id(), req, &params).await?;
+    let token = params.get("token").ok_or_else(|| OAuthError::invalid_request("The token parameter is required."))?;
+    Ok((client, token.to_owned()))
 }

@@ -4,8 +4,7 @@
 
 use http::StatusCode;
 
-use crate::client_auth::authenticate;
-use crate::endpoints::oauth_form;
+use crate::endpoints::client_and_token;
 use crate::error::{finish, OAuthError};
 use crate::grants::inspect::inspect;
 use crate::http::{no_store, Request, Response};
@@ -16,10 +15,8 @@ pub async fn handle(ctx: &Context<'_>, req: &Request) -> Response {
 }
 
 async fn respond(ctx: &Context<'_>, req: &Request) -> Result<Response, OAuthError> {
-    let params = oauth_form(req)?;
-    let client = authenticate(ctx.app, ctx.environment_id(), req, &params).await?;
-    let token = params.get("token").ok_or_else(|| OAuthError::invalid_request("The token parameter is required."))?;
-    if let Some(live) = inspect(ctx.app, ctx.environment_id(), token).await? {
+    let (client, token) = client_and_token(ctx, req).await?;
+    if let Some(live) = inspect(ctx.app, ctx.environment_id(), &token).await? {
         // Only the application a token was issued to may revoke it (§2.1).
         if let Some(family) = live.family().filter(|_| live.client_id() == client.client_id) {
             ctx.app.store.revoke_family(family.kind, &family.grant_id, ctx.app.clock.now_ms()).await?;
