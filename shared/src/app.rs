@@ -46,8 +46,8 @@ impl App {
         Self { settings, store, hasher, signer, clock, random, directory: Mutex::new(HashMap::new()) }
     }
 
-    /// The production wiring: store, keys and clock from `settings`. Generated keys are only
-    /// allowed on the memory store, whose data dies with the process anyway.
+    /// The production wiring: store, server secrets (`crate::secrets`) and clock from `settings`.
+    /// Generated secrets are only allowed on the memory store, whose data dies with the process.
     pub async fn from_settings(settings: Settings) -> Result<Self, String> {
         let store: Arc<dyn Store> = match &settings.store {
             StoreSettings::Memory => Arc::new(MemoryStore::new()),
@@ -55,19 +55,8 @@ impl App {
                 Arc::new(DynamoStore::new(DynamoStore::client(endpoint_url.as_deref()).await, table))
             }
         };
-        let persistent = settings.store != StoreSettings::Memory;
-        let hasher = match &settings.hash_key {
-            Some(key) => Hasher::new(key),
-            None if persistent => return Err("HASH_KEY is required with a persistent store".into()),
-            None => Hasher::new(&crate::clock::random_bytes::<32>(&OsRandom)),
-        };
-        let signer = match &settings.signing_keys {
-            Some((es, rs)) => Signer::from_pem(es, rs)?.with_previous(&settings.previous_signing_keys)?,
-            None if persistent => {
-                return Err("ES256_PRIVATE_KEY and RS256_PRIVATE_KEY are required with a persistent store".into())
-            }
-            None => Signer::generate(),
-        };
+        let ephemeral_allowed = settings.store == StoreSettings::Memory;
+        let (hasher, signer) = crate::secrets::server_keys(&settings, ephemeral_allowed).await?;
         Ok(Self::new(settings, store, hasher, signer, Arc::new(SystemClock), Arc::new(OsRandom)))
     }
 

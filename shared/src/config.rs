@@ -24,6 +24,14 @@ pub struct Settings {
     pub store: StoreSettings,
     /// How long an instance trusts its cached copy of an environment's applications, ms.
     pub directory_cache_ms: i64,
+    /// The Secrets Manager secret holding the server secrets (`SERVER_SECRET_ID`, name or ARN;
+    /// see `crate::secrets`). When set, the variables below that hold secrets must not be.
+    pub server_secret_id: Option<String>,
+    /// The secret version to use (`SERVER_SECRET_VERSION`, set by a deploy after a key rotation
+    /// step so that every function uses the same keys); `None`: the current version.
+    pub server_secret_version: Option<String>,
+    /// A local Secrets Manager-compatible endpoint (`SECRETS_MANAGER_ENDPOINT_URL`, tests).
+    pub secrets_endpoint_url: Option<String>,
     /// The HMAC key for codes and secrets (`HASH_KEY`, base64, at least 32 bytes).
     pub hash_key: Option<Vec<u8>>,
     /// PKCS#8 PEM signing keys (`ES256_PRIVATE_KEY`, `RS256_PRIVATE_KEY`).
@@ -48,6 +56,11 @@ impl Settings {
             .unwrap_or_else(|| "http://127.0.0.1:8080".to_owned())
             .trim_end_matches('/')
             .to_owned();
+        if public_base_url.is_empty() {
+            return Err("PUBLIC_BASE_URL is empty: set it to the URL clients use (after a first deploy, the \
+                        stack's ApiUrl output: sam deploy --parameter-overrides PublicBaseUrl=...)"
+                .into());
+        }
         if !(public_base_url.starts_with("https://") || public_base_url.starts_with("http://")) {
             return Err(format!("PUBLIC_BASE_URL must be an http(s) URL, got '{public_base_url}'"));
         }
@@ -74,6 +87,12 @@ impl Settings {
             (None, None) => None,
             _ => return Err("set both ES256_PRIVATE_KEY and RS256_PRIVATE_KEY, or neither".into()),
         };
+        let server_secret_id = get("SERVER_SECRET_ID").filter(|id| !id.is_empty());
+        if server_secret_id.is_some() && (hash_key.is_some() || signing_keys.is_some()) {
+            return Err(
+                "SERVER_SECRET_ID holds the server secrets: unset HASH_KEY and the *_PRIVATE_KEY variables".into()
+            );
+        }
         let directory_cache_ms = match get("DIRECTORY_CACHE_SECONDS") {
             Some(v) => v.parse::<i64>().map_err(|_| "DIRECTORY_CACHE_SECONDS must be a number")? * 1000,
             None => 60_000,
@@ -95,6 +114,9 @@ impl Settings {
             default_environment_id: get("DEFAULT_ENVIRONMENT_ID").unwrap_or_else(|| DEFAULT_ENVIRONMENT_ID.to_owned()),
             store,
             directory_cache_ms,
+            server_secret_id,
+            secrets_endpoint_url: get("SECRETS_MANAGER_ENDPOINT_URL"),
+            server_secret_version: get("SERVER_SECRET_VERSION").filter(|v| !v.is_empty()),
             hash_key,
             signing_keys,
         })
@@ -131,7 +153,11 @@ mod tests {
         assert!(settings(&[("STORE", "redis")]).unwrap_err().contains("memory"));
         assert!(settings(&[("HASH_KEY", "c2hvcnQ=")]).unwrap_err().contains("32 bytes"));
         assert!(settings(&[("ES256_PRIVATE_KEY", "x")]).unwrap_err().contains("both"));
+        let both = [("SERVER_SECRET_ID", "s"), ("HASH_KEY", "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=")];
+        assert!(settings(&both).unwrap_err().contains("unset HASH_KEY"));
+        assert_eq!(settings(&both[..1]).unwrap().server_secret_id.as_deref(), Some("s"));
         assert!(settings(&[("PUBLIC_BASE_URL", "ftp://x")]).unwrap_err().contains("http"));
+        assert!(settings(&[("PUBLIC_BASE_URL", "")]).unwrap_err().contains("ApiUrl"));
         assert!(settings(&[("BYPASS_AUTHORIZATION_APPROVAL", "yes")]).unwrap_err().contains("true or false"));
         assert!(settings(&[("BYPASS_AUTHORIZATION_APPROVAL", "true")]).unwrap().bypass_authorization_approval);
         let s =

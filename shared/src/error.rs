@@ -111,6 +111,15 @@ impl OAuthError {
         )
     }
 
+    /// A function that could not start properly (its log says why).
+    pub fn not_configured() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "The server is not configured; its operator finds the reason in the server's logs.",
+        )
+    }
+
     pub fn with_basic_challenge(mut self, used_basic: bool) -> Self {
         if used_basic {
             self.www_authenticate = Some("Basic realm=\"PingFederate\"");

@@ -3,6 +3,7 @@
 //! requests to [`routes::dispatch`].
 
 pub mod app;
+pub mod aws;
 pub mod client_auth;
 pub mod clock;
 pub mod codes;
@@ -18,6 +19,7 @@ pub mod model;
 pub mod pages;
 pub mod passwords;
 pub mod routes;
+pub mod secrets;
 pub mod sessions;
 pub mod store;
 pub mod tokens;

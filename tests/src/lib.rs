@@ -64,6 +64,22 @@ pub async fn fresh_dynamo_table() -> DynamoStore {
     store
 }
 
+/// A fresh secret on the test server (moto serves Secrets Manager beside DynamoDB), as
+/// `template.yaml`'s `GenerateSecretString` creates it at deploy: a random `hash_key`, nothing else.
+/// Returns its ARN.
+pub async fn fresh_server_secret() -> String {
+    let client = aws_sdk_secretsmanager::Client::new(&shared::aws::sdk_config(Some(&dynamodb_endpoint())).await);
+    let hash_key: String = uuid::Uuid::new_v4().simple().to_string() + &uuid::Uuid::new_v4().simple().to_string();
+    let out = client
+        .create_secret()
+        .name(format!("ping-as-test-{}", uuid::Uuid::new_v4()))
+        .secret_string(serde_json::json!({ "hash_key": hash_key }).to_string())
+        .send()
+        .await
+        .expect("create a secret on the test server");
+    out.arn().expect("a created secret has an ARN").to_owned()
+}
+
 pub struct TestServer {
     pub server: local_server::Server,
     pub app: Arc<App>,
@@ -108,6 +124,9 @@ impl TestServer {
                 StoreKind::DynamoDb => StoreSettings::DynamoDb { table: "test".into(), endpoint_url: None },
             },
             directory_cache_ms: 60_000,
+            server_secret_id: None,
+            secrets_endpoint_url: None,
+            server_secret_version: None,
             hash_key: None,
             signing_keys: None,
             previous_signing_keys: Vec::new(),

@@ -7,19 +7,18 @@ use std::sync::Arc;
 
 use shared::clock::{OsRandom, SystemClock};
 use shared::config::{Settings, StoreSettings};
-use shared::hashing::Hasher;
 use shared::store::dynamodb::DynamoStore;
 use shared::store::memory::MemoryStore;
 use shared::store::Store;
-use shared::tokens::Signer;
 use shared::App;
 
 const USAGE: &str = "usage: local-server [--addr HOST:PORT] [--dynamodb-endpoint URL] [--table NAME]
   --addr               listen address (default 127.0.0.1:8080, or $LOCAL_ADDR)
   --dynamodb-endpoint  use DynamoDB at URL (e.g. a local moto server) instead of memory
   --table              DynamoDB table name (default ping-as; created if missing)
-  --seed-only          write the demo data (with HASH_KEY from the environment) and exit
-Environment: PUBLIC_BASE_URL, HASH_KEY, ES256_PRIVATE_KEY, RS256_PRIVATE_KEY (see README).";
+  --seed-only          write the demo data (hashed with the server secrets) and exit
+Environment: PUBLIC_BASE_URL; server secrets from SERVER_SECRET_ID (Secrets Manager) or HASH_KEY,
+ES256_PRIVATE_KEY, RS256_PRIVATE_KEY (see README).";
 
 struct Args {
     addr: SocketAddr,
@@ -96,14 +95,7 @@ async fn run(args: Args) -> Result<(), String> {
         }
     };
     // Locally, missing secrets are generated: they last as long as this process.
-    let hasher = match &settings.hash_key {
-        Some(key) => Hasher::new(key),
-        None => Hasher::new(&shared::clock::random_bytes::<32>(&OsRandom)),
-    };
-    let signer = match &settings.signing_keys {
-        Some((es, rs)) => Signer::from_pem(es, rs)?,
-        None => Signer::generate(),
-    };
+    let (hasher, signer) = shared::secrets::server_keys(&settings, true).await?;
     let base = settings.public_base_url.clone();
     let app = Arc::new(App::new(settings, store, hasher, signer, Arc::new(SystemClock), Arc::new(OsRandom)));
     shared::demo::seed(&app).await.map_err(|e| e.to_string())?;

@@ -33,26 +33,9 @@ impl DynamoStore {
     }
 
     /// A client from the standard AWS configuration chain, pointed at `endpoint_url` if given
-    /// (a local DynamoDB-compatible server). Local endpoints get dummy credentials when none are
-    /// configured, since they do not check them.
+    /// (a local DynamoDB-compatible server); see `crate::aws::sdk_config`.
     pub async fn client(endpoint_url: Option<&str>) -> Client {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-        if let Some(url) = endpoint_url {
-            loader = loader.endpoint_url(url);
-            if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
-                loader = loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-                    "local",
-                    "local",
-                    None,
-                    None,
-                    "local-endpoint",
-                ));
-            }
-            if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none() {
-                loader = loader.region(aws_config::Region::new("us-east-1"));
-            }
-        }
-        Client::new(&loader.load().await)
+        Client::new(&crate::aws::sdk_config(endpoint_url).await)
     }
 
     /// Creates the table with TTL, as `template.yaml` declares it (for local servers and tests).
