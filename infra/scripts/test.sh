@@ -56,19 +56,27 @@ echo "   $DYNAMODB_ENDPOINT_URL"
 
 echo "== starting cargo lambda watch (the local Lambda emulator) in front of every function"
 cargo build --quiet -p functions -p local-server
-secrets=$("$CARGO_TARGET_DIR/debug/generate-keys")
 watch_port=$(python3 -c "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
 export LAMBDA_WATCH_URL="http://127.0.0.1:$watch_port"
 watch_table="lambda-watch-$$"
 watch_log="$CARGO_TARGET_DIR/lambda-watch.log"
+# The server secret as template.yaml's deploy creates it (a generated hash_key, nothing else); the
+# seeding below is the first start, which adds the signing keys the functions then read.
+watch_secret=$(AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local "$venv/bin/python" - "$DYNAMODB_ENDPOINT_URL" "$watch_table" <<'PY'
+import json, secrets, sys
+import boto3
+client = boto3.client("secretsmanager", endpoint_url=sys.argv[1], region_name="us-east-1")
+hash_key = "".join(secrets.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") for _ in range(64))
+print(client.create_secret(Name=sys.argv[2] + "-server", SecretString=json.dumps({"hash_key": hash_key}))["ARN"])
+PY
+)
 (
-  set -a
-  eval "$secrets"
-  set +a
+  export SERVER_SECRET_ID="$watch_secret" SECRETS_MANAGER_ENDPOINT_URL="$DYNAMODB_ENDPOINT_URL"
   PUBLIC_BASE_URL="$LAMBDA_WATCH_URL" "$CARGO_TARGET_DIR/debug/local-server" --addr 127.0.0.1:0 \
     --dynamodb-endpoint "$DYNAMODB_ENDPOINT_URL" --table "$watch_table" --seed-only >/dev/null
   exec setsid env PATH="$tools/bin:$PATH" cargo lambda watch -A 127.0.0.1 -P "$watch_port" --ignore-changes \
     --env-var "STORE=dynamodb,TABLE_NAME=$watch_table,DYNAMODB_ENDPOINT_URL=$DYNAMODB_ENDPOINT_URL" \
+    --env-var "SERVER_SECRET_ID=$watch_secret,SECRETS_MANAGER_ENDPOINT_URL=$DYNAMODB_ENDPOINT_URL" \
     --env-var "PUBLIC_BASE_URL=$LAMBDA_WATCH_URL,AWS_REGION=us-east-1,AWS_ACCESS_KEY_ID=local,AWS_SECRET_ACCESS_KEY=local"
 ) >"$watch_log" 2>&1 &
 watch_pid=$!

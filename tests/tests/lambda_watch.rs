@@ -2,7 +2,8 @@
 //! `cargo lambda watch` (the local Lambda emulator, routes from the workspace's
 //! `[workspace.metadata.lambda.watch.router]`) in front of every function, on DynamoDB (moto).
 //! The test command starts the emulator and exports `LAMBDA_WATCH_URL`; the demo data is seeded
-//! into its table with the same `HASH_KEY`.
+//! into its table with the same server secret (Secrets Manager on moto), whose signing keys the
+//! seeding generated as a deployed stack's first start does.
 //!
 //! Path parameters, query strings, form and JSON bodies, cookies (the `ST` session, the pages'
 //! CSRF cookie) and redirects all cross the event translation here.
