@@ -1,0 +1,156 @@
+//! A Lambda binary against a minimal Lambda runtime API on loopback, for the cases `cargo lambda
+//! watch` cannot stage: a broken configuration (the function answers 503 and logs why, instead of
+//! failing its start into API Gateway's bare 500) and an API Gateway stage in the raw path.
+//! Needs the debug binaries of `functions`, which the README's test command builds first.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn function_binary(name: &str) -> PathBuf {
+    // tests run from target/debug/deps; the functions' binaries are in target/debug.
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe.parent().unwrap().parent().unwrap().join(name);
+    assert!(bin.exists(), "{} is missing: build it with `cargo build -p functions`", bin.display());
+    bin
+}
+
+/// An API Gateway HTTP API (payload 2.0) event for `GET raw_path` on `stage`.
+fn event(stage: &str, raw_path: &str) -> Value {
+    json!({
+        "version": "2.0",
+        "routeKey": "GET /pf/JWKS",
+        "rawPath": raw_path,
+        "rawQueryString": "",
+        "headers": {"host": "abc123.execute-api.us-east-1.amazonaws.com", "accept": "application/json"},
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "abc123", "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
+            "domainPrefix": "abc123", "requestId": "r-1", "routeKey": "GET /pf/JWKS", "stage": stage,
+            "time": "21/Nov/2026:10:00:00 +0000", "timeEpoch": 1795255200000u64,
+            "http": {"method": "GET", "path": raw_path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.7", "userAgent": "test"}
+        },
+        "isBase64Encoded": false
+    })
+}
+
+/// Runs `name` with `env`, hands it `event` through the runtime API and returns its response.
+fn invoke(name: &str, env: &[(&str, &str)], event: Value) -> (Value, String) {
+    let api = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = api.local_addr().unwrap().port();
+    let mut command = Command::new(function_binary(name));
+    command
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{port}"))
+        .env("AWS_LAMBDA_FUNCTION_NAME", name)
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_REGION", "us-east-1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let mut child = Running(command.spawn().unwrap());
+    let stdout = child.0.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for connection in api.incoming() {
+            let (tx, event) = (tx.clone(), event.clone());
+            std::thread::spawn(move || serve(connection.unwrap(), &event, &tx));
+        }
+    });
+    let response = rx.recv_timeout(Duration::from_secs(60)).expect("the function answers the event");
+    drop(child);
+    let mut logs = String::new();
+    BufReader::new(stdout).read_to_string(&mut logs).unwrap();
+    (serde_json::from_str(&response).unwrap(), logs)
+}
+
+/// One connection of the runtime API: the first `next` gets the event, a posted response goes to
+/// `tx`, later `next` calls wait forever (the function is killed).
+fn serve(stream: TcpStream, event: &Value, tx: &mpsc::Sender<String>) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut writer = stream;
+    let mut served = false;
+    loop {
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            if line.trim().is_empty() {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':') {
+                if name.eq_ignore_ascii_case("content-length") {
+                    length = value.trim().parse().unwrap();
+                }
+            }
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).unwrap();
+        if request_line.contains("/invocation/next") {
+            if served {
+                std::thread::sleep(Duration::from_secs(120));
+                return;
+            }
+            served = true;
+            let body = event.to_string();
+            let deadline =
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() + 30_000;
+            write!(
+                writer,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nLambda-Runtime-Aws-Request-Id: req-1\r\n\
+                 Lambda-Runtime-Deadline-Ms: {deadline}\r\n\
+                 Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:123456789012:function:f\r\n\
+                 Content-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .unwrap();
+        } else {
+            write!(writer, "HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\n{{}}").unwrap();
+            if request_line.contains("/invocation/req-1/response") {
+                let _ = tx.send(String::from_utf8(body).unwrap());
+            } else {
+                let _ = tx.send(format!(r#"{{"unexpected": {:?}}}"#, request_line.trim()));
+            }
+        }
+    }
+}
+
+#[test]
+fn a_misconfigured_function_answers_503_and_logs_why() {
+    let env = [("STORE", "dynamodb"), ("TABLE_NAME", "t"), ("PUBLIC_BASE_URL", "")];
+    let (response, logs) = invoke("jwks", &env, event("$default", "/pf/JWKS"));
+    assert_eq!(response["statusCode"], 503, "{response}");
+    let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["error"], "temporarily_unavailable");
+    assert!(!body.to_string().contains("PUBLIC_BASE_URL"), "the reason is for the operator, not the client");
+    assert!(logs.contains("configuration error") && logs.contains("PUBLIC_BASE_URL is empty"), "{logs}");
+}
+
+#[test]
+fn a_named_stage_in_the_raw_path_still_routes() {
+    let env = [("STORE", "memory"), ("PUBLIC_BASE_URL", "https://auth.example.com")];
+    let (response, _) = invoke("jwks", &env, event("prod", "/prod/pf/JWKS"));
+    assert_eq!(response["statusCode"], 200, "{response}");
+    let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["keys"].as_array().unwrap().len(), 2);
+}
