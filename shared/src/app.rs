@@ -52,7 +52,7 @@ impl App {
         let store: Arc<dyn Store> = match &settings.store {
             StoreSettings::Memory => Arc::new(MemoryStore::new()),
             StoreSettings::DynamoDb { table, endpoint_url } => {
-                Arc::new(DynamoStore::new(DynamoStore::client(endpoint_url.as_deref()).await, table))
+                Arc::new(DynamoStore::new(DynamoStore::client(endpoint_url.as_deref())?, table))
             }
         };
         let ephemeral_allowed = settings.store == StoreSettings::Memory;

@@ -1,26 +1,72 @@
 //! The AWS SDK configuration every client here starts from.
+//!
+//! Region and credentials come from the environment only: `AWS_REGION` (or `AWS_DEFAULT_REGION`)
+//! and `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, which is how Lambda hands
+//! a function its role. Leaving out `aws-config`'s provider chain (profiles, SSO, STS, IMDS)
+//! keeps every function's zip about 0.3 MB smaller and its cold start free of file and network
+//! probes. With a profile, export its credentials first:
+//! `eval "$(aws configure export-credentials --format env)"`.
 
-/// The standard AWS configuration chain (in Lambda: the function's role and region), pointed at
-/// `endpoint_url` if given: a local AWS-compatible server such as moto, or a regional AWS endpoint.
-/// Loopback endpoints get dummy credentials and `us-east-1` when the environment names none, since
-/// they check neither.
-pub async fn sdk_config(endpoint_url: Option<&str>) -> aws_config::SdkConfig {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
+use aws_types::SdkConfig;
+
+/// Credentials and region from `get` (the environment), pointed at `endpoint_url` if given: a
+/// local AWS-compatible server such as moto, or a regional AWS endpoint. Loopback endpoints get
+/// dummy credentials and `us-east-1` when none are set, since they check neither.
+pub fn sdk_config(endpoint_url: Option<&str>) -> Result<SdkConfig, String> {
+    config_from(endpoint_url, |name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+}
+
+fn config_from(endpoint_url: Option<&str>, get: impl Fn(&str) -> Option<String>) -> Result<SdkConfig, String> {
+    let loopback = endpoint_url
+        .is_some_and(|url| ["http://127.0.0.1", "http://localhost", "http://[::1]"].iter().any(|l| url.starts_with(l)));
+    let region = match get("AWS_REGION").or_else(|| get("AWS_DEFAULT_REGION")) {
+        Some(region) => region,
+        None if loopback => "us-east-1".to_owned(),
+        None => return Err("AWS_REGION is not set: name the AWS region (Lambda sets it for its functions)".into()),
+    };
+    let credentials = match (get("AWS_ACCESS_KEY_ID"), get("AWS_SECRET_ACCESS_KEY")) {
+        (Some(id), Some(secret)) => Credentials::new(id, secret, get("AWS_SESSION_TOKEN"), None, "environment"),
+        (None, None) if loopback => Credentials::new("local", "local", None, None, "local-endpoint"),
+        _ => {
+            return Err("AWS credentials are not set: export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and \
+                        AWS_SESSION_TOKEN); from a profile: eval \"$(aws configure export-credentials --format env)\""
+                .into())
+        }
+    };
+    let mut config = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region))
+        .credentials_provider(SharedCredentialsProvider::new(credentials));
     if let Some(url) = endpoint_url {
-        loader = loader.endpoint_url(url);
-        let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"].iter().any(|l| url.starts_with(l));
-        if loopback && std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
-            loader = loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-                "local",
-                "local",
-                None,
-                None,
-                "local-endpoint",
-            ));
-        }
-        if loopback && std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none() {
-            loader = loader.region(aws_config::Region::new("us-east-1"));
-        }
+        config = config.endpoint_url(url);
     }
-    loader.load().await
+    Ok(config.build())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(endpoint: Option<&str>, vars: &[(&str, &str)]) -> Result<SdkConfig, String> {
+        config_from(endpoint, |k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string()))
+    }
+
+    #[test]
+    fn region_and_credentials_come_from_the_environment() {
+        let lambda = [("AWS_REGION", "eu-west-1"), ("AWS_ACCESS_KEY_ID", "AKIA"), ("AWS_SECRET_ACCESS_KEY", "s")];
+        let c = config(None, &lambda).unwrap();
+        assert_eq!(c.region().unwrap().as_ref(), "eu-west-1");
+        assert!(c.credentials_provider().is_some());
+        assert!(config(None, &lambda[1..]).unwrap_err().contains("AWS_REGION"));
+        assert!(config(None, &lambda[..2]).unwrap_err().contains("export-credentials"));
+    }
+
+    #[test]
+    fn loopback_endpoints_need_neither() {
+        let c = config(Some("http://127.0.0.1:8000"), &[]).unwrap();
+        assert_eq!(c.region().unwrap().as_ref(), "us-east-1");
+        assert_eq!(c.endpoint_url(), Some("http://127.0.0.1:8000"));
+        assert!(config(Some("https://dynamodb.eu-west-1.amazonaws.com"), &[]).is_err());
+    }
 }

@@ -112,9 +112,9 @@ pub struct SecretsManagerSecret {
 
 impl SecretsManagerSecret {
     /// `endpoint_url`: a local Secrets Manager-compatible server (moto), or `None` for AWS.
-    pub async fn connect(secret_id: &str, endpoint_url: Option<&str>) -> Self {
-        let client = Client::new(&crate::aws::sdk_config(endpoint_url).await);
-        Self { client, secret_id: secret_id.to_owned() }
+    pub fn connect(secret_id: &str, endpoint_url: Option<&str>) -> Result<Self, String> {
+        let client = Client::new(&crate::aws::sdk_config(endpoint_url)?);
+        Ok(Self { client, secret_id: secret_id.to_owned() })
     }
 
     /// The current version's id and document.
@@ -194,7 +194,7 @@ fn version_token(step: &str, version: &str) -> String {
 /// generated for this process (memory store, local server); otherwise they are an error.
 pub async fn server_keys(settings: &Settings, ephemeral_allowed: bool) -> Result<(Hasher, Signer), String> {
     if let Some(secret_id) = &settings.server_secret_id {
-        let secret = SecretsManagerSecret::connect(secret_id, settings.secrets_endpoint_url.as_deref()).await;
+        let secret = SecretsManagerSecret::connect(secret_id, settings.secrets_endpoint_url.as_deref())?;
         // A pinned version (a rotation step rolled out by a deploy) or the current one, completed
         // with signing keys on the first start.
         let (version, doc) = match &settings.server_secret_version {

@@ -58,7 +58,7 @@ pub fn dynamodb_endpoint() -> String {
 
 /// A fresh table on the test DynamoDB server.
 pub async fn fresh_dynamo_table() -> DynamoStore {
-    let client = DynamoStore::client(Some(&dynamodb_endpoint())).await;
+    let client = DynamoStore::client(Some(&dynamodb_endpoint())).unwrap();
     let store = DynamoStore::new(client, format!("ping-test-{}", uuid::Uuid::new_v4()));
     store.create_table().await.expect("create a table on the test DynamoDB server");
     store
@@ -68,7 +68,7 @@ pub async fn fresh_dynamo_table() -> DynamoStore {
 /// `template.yaml`'s `GenerateSecretString` creates it at deploy: a random `hash_key`, nothing else.
 /// Returns its ARN.
 pub async fn fresh_server_secret() -> String {
-    let client = aws_sdk_secretsmanager::Client::new(&shared::aws::sdk_config(Some(&dynamodb_endpoint())).await);
+    let client = aws_sdk_secretsmanager::Client::new(&shared::aws::sdk_config(Some(&dynamodb_endpoint())).unwrap());
     let hash_key: String = uuid::Uuid::new_v4().simple().to_string() + &uuid::Uuid::new_v4().simple().to_string();
     let out = client
         .create_secret()

@@ -6,7 +6,7 @@ use shared::secrets::{server_keys, SecretsManagerSecret, SigningKeys};
 use shared::{App, Settings};
 
 async fn secret(id: &str) -> SecretsManagerSecret {
-    SecretsManagerSecret::connect(id, Some(&dynamodb_endpoint())).await
+    SecretsManagerSecret::connect(id, Some(&dynamodb_endpoint())).unwrap()
 }
 
 fn kids(jwks: serde_json::Value) -> Vec<String> {
@@ -128,7 +128,7 @@ async fn a_missing_or_malformed_secret_stops_the_start_with_a_message() {
     let missing = server_keys(&vars("no-such-secret"), false).await.err().unwrap();
     assert!(missing.contains("cannot read the server secret no-such-secret"), "{missing}");
 
-    let client = aws_sdk_secretsmanager::Client::new(&shared::aws::sdk_config(Some(&endpoint)).await);
+    let client = aws_sdk_secretsmanager::Client::new(&shared::aws::sdk_config(Some(&endpoint)).unwrap());
     let name = format!("ping-as-test-{}", uuid::Uuid::new_v4());
     client.create_secret().name(&name).secret_string(r#"{"password": "x"}"#).send().await.unwrap();
     let malformed = server_keys(&vars(&name), false).await.err().unwrap();

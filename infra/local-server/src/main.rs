@@ -86,7 +86,7 @@ async fn run(args: Args) -> Result<(), String> {
         Some(endpoint) => {
             settings.store =
                 StoreSettings::DynamoDb { table: args.table.clone(), endpoint_url: Some(endpoint.clone()) };
-            let dynamo = DynamoStore::new(DynamoStore::client(Some(endpoint)).await, &args.table);
+            let dynamo = DynamoStore::new(DynamoStore::client(Some(endpoint))?, &args.table);
             match dynamo.create_table().await {
                 Ok(()) => println!("created table {}", args.table),
                 Err(err) => println!("using existing table {} ({err})", args.table),

@@ -17,14 +17,14 @@ fn rotate(endpoint: &str, secret: &str, step: &str) -> (bool, String) {
 async fn stage_then_promote() {
     let endpoint = std::env::var("DYNAMODB_ENDPOINT_URL")
         .expect("DYNAMODB_ENDPOINT_URL is not set: run the README's test command, which starts moto");
-    let client = aws_sdk_secretsmanager::Client::new(&shared::aws::sdk_config(Some(&endpoint)).await);
+    let client = aws_sdk_secretsmanager::Client::new(&shared::aws::sdk_config(Some(&endpoint)).unwrap());
     let name = format!("ping-as-rotate-{}", uuid::Uuid::new_v4());
     let hash_key = "h".repeat(64);
     client.create_secret().name(&name).secret_string(format!(r#"{{"hash_key":"{hash_key}"}}"#)).send().await.unwrap();
 
     let (ok, out) = rotate(&endpoint, &name, "stage");
     assert!(!ok && out.contains("start a function first"), "{out}");
-    let secret = SecretsManagerSecret::connect(&name, Some(&endpoint)).await;
+    let secret = SecretsManagerSecret::connect(&name, Some(&endpoint)).unwrap();
     let (_, first) = secret.server_document().await.unwrap();
 
     let (ok, out) = rotate(&endpoint, &name, "stage");

@@ -5,8 +5,8 @@
 //! `cargo run -p local-server --bin rotate-keys -- SECRET_ID promote`  the staged keys sign
 //!
 //! Each step prints the secret version it wrote; deploy with `ServerSecretVersion` set to it so
-//! every function reads that version. AWS credentials and region come from the usual chain;
-//! `--endpoint-url URL` points at a local Secrets Manager-compatible server.
+//! every function reads that version. AWS credentials and region come from the environment
+//! (`shared::aws`); `--endpoint-url URL` points at a local Secrets Manager-compatible server.
 
 use shared::secrets::{SecretDocument, SecretsManagerSecret, SigningKeys};
 
@@ -36,7 +36,7 @@ async fn run(args: Vec<String>) -> Result<(), String> {
         "promote" => SecretDocument::promote,
         _ => return Err(USAGE.into()),
     };
-    let secret = SecretsManagerSecret::connect(secret_id, endpoint.as_deref()).await;
+    let secret = SecretsManagerSecret::connect(secret_id, endpoint.as_deref())?;
     let (version, doc) = secret
         .amend(step, |doc| {
             let mut doc = doc.clone();

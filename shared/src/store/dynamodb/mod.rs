@@ -34,8 +34,8 @@ impl DynamoStore {
 
     /// A client from the standard AWS configuration chain, pointed at `endpoint_url` if given
     /// (a local DynamoDB-compatible server); see `crate::aws::sdk_config`.
-    pub async fn client(endpoint_url: Option<&str>) -> Client {
-        Client::new(&crate::aws::sdk_config(endpoint_url).await)
+    pub fn client(endpoint_url: Option<&str>) -> Result<Client, String> {
+        Ok(Client::new(&crate::aws::sdk_config(endpoint_url)?))
     }
 
     /// Creates the table with TTL, as `template.yaml` declares it (for local servers and tests).
