@@ -145,6 +145,30 @@ impl SecretsManagerSecret {
         .await
     }
 
+    /// Rotation step 1 (`SecretDocument::stage`) with fresh keys, as a new version.
+    pub async fn stage(&self) -> Result<(String, SecretDocument), String> {
+        self.rotate("stage", |doc| doc.stage(SigningKeys::generate())).await
+    }
+
+    /// Rotation step 2 (`SecretDocument::promote`), as a new version. Deterministic, so two
+    /// operators promoting the same version write it once.
+    pub async fn promote(&self) -> Result<(String, SecretDocument), String> {
+        self.rotate("promote", SecretDocument::promote).await
+    }
+
+    async fn rotate(
+        &self,
+        step: &str,
+        apply: impl Fn(&mut SecretDocument) -> Result<(), String>,
+    ) -> Result<(String, SecretDocument), String> {
+        self.amend(step, |doc| {
+            let mut doc = doc.clone();
+            apply(&mut doc)?;
+            Ok(Some(doc))
+        })
+        .await
+    }
+
     /// Writes `change(current)` as the new current version, unless it is `None`. The version's
     /// `ClientRequestToken` is derived from `step` and the version it was computed from, so of
     /// two writers starting from the same version only one can succeed (Secrets Manager refuses

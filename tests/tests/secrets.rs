@@ -2,7 +2,7 @@
 //! cold starts converging on one key set, the two rotation steps, and the errors an operator sees.
 
 use blackbox::{dynamodb_endpoint, fresh_server_secret};
-use shared::secrets::{server_keys, SecretsManagerSecret, SigningKeys};
+use shared::secrets::{server_keys, SecretsManagerSecret};
 use shared::{App, Settings};
 
 async fn secret(id: &str) -> SecretsManagerSecret {
@@ -54,15 +54,7 @@ async fn an_app_on_the_secret_publishes_its_keys() {
 
     // After a rotation step, a deploy pins the version every function reads.
     let (first_version, _) = secret(&id).await.current().await.unwrap();
-    secret(&id)
-        .await
-        .amend("stage", |doc| {
-            let mut doc = doc.clone();
-            doc.stage(SigningKeys::generate())?;
-            Ok(Some(doc))
-        })
-        .await
-        .unwrap();
+    secret(&id).await.stage().await.unwrap();
     assert_eq!(kids(App::from_settings(settings.clone()).await.unwrap().signer.jwks()).len(), 4);
     let pinned = Settings { server_secret_version: Some(first_version), ..settings };
     assert_eq!(kids(App::from_settings(pinned).await.unwrap().signer.jwks()), kids(app.signer.jwks()));
@@ -75,16 +67,7 @@ async fn rotation_stages_then_promotes_and_racing_operators_converge() {
     let (_, first) = s.server_document().await.unwrap();
     let first_kids = kids(first.keys().unwrap().1.jwks());
 
-    let stage = |id: String| async move {
-        secret(&id)
-            .await
-            .amend("stage", |doc| {
-                let mut doc = doc.clone();
-                doc.stage(SigningKeys::generate())?;
-                Ok(Some(doc))
-            })
-            .await
-    };
+    let stage = |id: String| async move { secret(&id).await.stage().await };
     let (a, b) = tokio::join!(stage(id.clone()), stage(id.clone()));
     let (won, lost) = if a.is_ok() { (a, b) } else { (b, a) };
     let (_, staged) = won.expect("one operator stages keys");
@@ -92,16 +75,7 @@ async fn rotation_stages_then_promotes_and_racing_operators_converge() {
     let staged_kids = kids(staged.keys().unwrap().1.jwks());
     assert_eq!(staged_kids[..2], first_kids[..], "staged keys are published, not used");
 
-    let promote = |id: String| async move {
-        secret(&id)
-            .await
-            .amend("promote", |doc| {
-                let mut doc = doc.clone();
-                doc.promote()?;
-                Ok(Some(doc))
-            })
-            .await
-    };
+    let promote = |id: String| async move { secret(&id).await.promote().await };
     // Promotion is deterministic: racing operators write the same version, once.
     let (a, b) = tokio::join!(promote(id.clone()), promote(id.clone()));
     let ((version_a, promoted), (version_b, _)) = (a.unwrap(), b.unwrap());

@@ -8,7 +8,7 @@
 //! every function reads that version. AWS credentials and region come from the environment
 //! (`shared::aws`); `--endpoint-url URL` points at a local Secrets Manager-compatible server.
 
-use shared::secrets::{SecretDocument, SecretsManagerSecret, SigningKeys};
+use shared::secrets::SecretsManagerSecret;
 
 const USAGE: &str = "usage: rotate-keys SECRET_ID (stage | promote) [--endpoint-url URL]";
 
@@ -31,19 +31,12 @@ async fn run(args: Vec<String>) -> Result<(), String> {
     let [secret_id, step] = positional.as_slice() else {
         return Err(USAGE.into());
     };
-    let apply: fn(&mut SecretDocument) -> Result<(), String> = match step.as_str() {
-        "stage" => |doc| doc.stage(SigningKeys::generate()),
-        "promote" => SecretDocument::promote,
+    let secret = SecretsManagerSecret::connect(secret_id, endpoint.as_deref())?;
+    let (version, doc) = match step.as_str() {
+        "stage" => secret.stage().await?,
+        "promote" => secret.promote().await?,
         _ => return Err(USAGE.into()),
     };
-    let secret = SecretsManagerSecret::connect(secret_id, endpoint.as_deref())?;
-    let (version, doc) = secret
-        .amend(step, |doc| {
-            let mut doc = doc.clone();
-            apply(&mut doc)?;
-            Ok(Some(doc))
-        })
-        .await?;
     let jwks = doc.keys()?.1.jwks();
     let kid = |i: usize| jwks["keys"][i]["kid"].as_str().unwrap_or_default().to_owned();
     let published: Vec<String> = (2..jwks["keys"].as_array().map_or(0, Vec::len)).map(kid).collect();
