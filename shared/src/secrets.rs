@@ -59,8 +59,15 @@ pub struct SecretDocument {
 
 impl SecretDocument {
     pub fn parse(json: &str) -> Result<Self, String> {
-        let doc: Self = serde_json::from_str(json)
-            .map_err(|e| format!("the server secret is not the expected JSON document ({{\"hash_key\": ...}}): {e}"))?;
+        // serde's message can quote the offending value (a key, say): report only where it is.
+        let doc: Self = serde_json::from_str(json).map_err(|e| {
+            format!(
+                "the server secret is not the expected JSON document ({{\"hash_key\": ...}}): {:?} error at line {} column {}",
+                e.classify(),
+                e.line(),
+                e.column()
+            )
+        })?;
         if doc.hash_key.chars().count() < MIN_HASH_KEY_CHARS {
             return Err(format!("the server secret's hash_key must hold at least {MIN_HASH_KEY_CHARS} characters"));
         }
@@ -257,6 +264,9 @@ mod tests {
         assert!(SecretDocument::parse("not json").err().unwrap().contains("hash_key"));
         assert!(SecretDocument::parse(r#"{"hash_key": "short"}"#).err().unwrap().contains("43"));
         assert!(document().keys().err().unwrap().contains("no signing keys"));
+        let misplaced = format!(r#"{{"hash_key": "{}", "signing": "PRIVATE-KEY-MATERIAL"}}"#, "k".repeat(64));
+        let error = SecretDocument::parse(&misplaced).err().unwrap();
+        assert!(error.contains("column") && !error.contains("PRIVATE-KEY-MATERIAL"), "{error}");
     }
 
     #[test]
