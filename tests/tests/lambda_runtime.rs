@@ -33,18 +33,29 @@ fn function_binary(name: &str) -> PathBuf {
 fn event(stage: &str, raw_path: &str) -> Value {
     json!({
         "version": "2.0",
-        "routeKey": "GET /pf/JWKS",
+        "routeKey": "$default",
         "rawPath": raw_path,
         "rawQueryString": "",
         "headers": {"host": "abc123.execute-api.us-east-1.amazonaws.com", "accept": "application/json"},
         "requestContext": {
             "accountId": "123456789012", "apiId": "abc123", "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
-            "domainPrefix": "abc123", "requestId": "r-1", "routeKey": "GET /pf/JWKS", "stage": stage,
+            "domainPrefix": "abc123", "requestId": "r-1", "routeKey": "$default", "stage": stage,
             "time": "21/Nov/2026:10:00:00 +0000", "timeEpoch": 1795255200000u64,
             "http": {"method": "GET", "path": raw_path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.7", "userAgent": "test"}
         },
         "isBase64Encoded": false
     })
+}
+
+/// The same event as a form POST whose body API Gateway delivered base64-encoded.
+fn base64_form_post(raw_path: &str, form: &str) -> Value {
+    use base64::Engine;
+    let mut event = event("$default", raw_path);
+    event["requestContext"]["http"]["method"] = json!("POST");
+    event["headers"]["content-type"] = json!("application/x-www-form-urlencoded");
+    event["body"] = json!(base64::engine::general_purpose::STANDARD.encode(form));
+    event["isBase64Encoded"] = json!(true);
+    event
 }
 
 /// Runs `name` with `env`, hands it `event` through the runtime API and returns its response.
@@ -153,4 +164,21 @@ fn a_named_stage_in_the_raw_path_still_routes() {
     assert_eq!(response["statusCode"], 200, "{response}");
     let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
     assert_eq!(body["keys"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn a_base64_body_is_decoded_before_the_handler_reads_it() {
+    let env = [("STORE", "memory"), ("PUBLIC_BASE_URL", "https://auth.example.com")];
+    // Decoded, the form names a client (unknown on this empty store: 401 invalid_client); left
+    // encoded, it would name none (400 invalid_request).
+    let form = "client_id=no-such-client&scope=openid";
+    let (response, _) = invoke("device_authorization", &env, base64_form_post("/as/device_authz.oauth2", form));
+    assert_eq!(response["statusCode"], 401, "{response}");
+    let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["error"], "invalid_client");
+
+    let mut undecoded = base64_form_post("/as/device_authz.oauth2", form);
+    undecoded["isBase64Encoded"] = json!(false);
+    let (response, _) = invoke("device_authorization", &env, undecoded);
+    assert_eq!(response["statusCode"], 400, "the same bytes taken as text name no client: {response}");
 }
