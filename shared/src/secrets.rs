@@ -40,6 +40,24 @@ impl SigningKeys {
     }
 }
 
+/// Never prints a key: only which key sets are present.
+impl std::fmt::Debug for SigningKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SigningKeys(<redacted>)")
+    }
+}
+
+impl std::fmt::Debug for SecretDocument {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretDocument")
+            .field("hash_key", &"<redacted>")
+            .field("signing", &self.signing)
+            .field("next", &self.next)
+            .field("previous", &self.previous)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The JSON document stored in the secret:
 /// `{"hash_key": "...", "signing": {"es256": PEM, "rs256": PEM}, "next": {..}, "previous": {..}}`.
 /// `signing` signs; `next` (staged by a rotation) and `previous` (replaced by one) are published
@@ -267,6 +285,10 @@ mod tests {
         let misplaced = format!(r#"{{"hash_key": "{}", "signing": "PRIVATE-KEY-MATERIAL"}}"#, "k".repeat(64));
         let error = SecretDocument::parse(&misplaced).err().unwrap();
         assert!(error.contains("column") && !error.contains("PRIVATE-KEY-MATERIAL"), "{error}");
+        let mut doc = document();
+        doc.signing = Some(SigningKeys::generate());
+        let printed = format!("{doc:?}");
+        assert!(!printed.contains("kkkk") && !printed.contains("PRIVATE KEY"), "{printed}");
     }
 
     #[test]

@@ -71,7 +71,7 @@ async fn rotation_stages_then_promotes_and_racing_operators_converge() {
     let (a, b) = tokio::join!(stage(id.clone()), stage(id.clone()));
     let (won, lost) = if a.is_ok() { (a, b) } else { (b, a) };
     let (_, staged) = won.expect("one operator stages keys");
-    assert!(lost.err().expect("the other is refused").contains("already staged"));
+    assert!(lost.expect_err("the other is refused").contains("already staged"));
     let staged_kids = kids(staged.keys().unwrap().1.jwks());
     assert_eq!(staged_kids[..2], first_kids[..], "staged keys are published, not used");
 
