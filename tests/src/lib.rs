@@ -68,16 +68,39 @@ pub async fn fresh_dynamo_table() -> DynamoStore {
 /// `template.yaml`'s `GenerateSecretString` creates it at deploy: a random `hash_key`, nothing else.
 /// Returns its ARN.
 pub async fn fresh_server_secret() -> String {
-    let client = aws_sdk_secretsmanager::Client::new(&shared::aws::sdk_config(Some(&dynamodb_endpoint())).unwrap());
     let hash_key: String = uuid::Uuid::new_v4().simple().to_string() + &uuid::Uuid::new_v4().simple().to_string();
+    fresh_secret(&serde_json::json!({ "hash_key": hash_key }).to_string()).await
+}
+
+/// A fresh secret holding `secret_string` on the test server; returns its ARN.
+pub async fn fresh_secret(secret_string: &str) -> String {
+    let client = aws_sdk_secretsmanager::Client::new(&shared::aws::sdk_config(Some(&dynamodb_endpoint())).unwrap());
     let out = client
         .create_secret()
         .name(format!("ping-as-test-{}", uuid::Uuid::new_v4()))
-        .secret_string(serde_json::json!({ "hash_key": hash_key }).to_string())
+        .secret_string(secret_string)
         .send()
         .await
         .expect("create a secret on the test server");
     out.arn().expect("a created secret has an ARN").to_owned()
+}
+
+/// A Lambda function binary set up as the Lambda service starts it (environment cleared, the
+/// runtime API at `127.0.0.1:runtime_port`, a region and dummy credentials); add its own settings.
+pub fn lambda_command(bin: &std::path::Path, name: &str, runtime_port: u16) -> std::process::Command {
+    let mut command = std::process::Command::new(bin);
+    command
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{runtime_port}"))
+        .env("AWS_LAMBDA_FUNCTION_NAME", name)
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "test")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test");
+    command
 }
 
 pub struct TestServer {

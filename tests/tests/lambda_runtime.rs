@@ -6,7 +6,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -62,16 +62,8 @@ fn base64_form_post(raw_path: &str, form: &str) -> Value {
 fn invoke(name: &str, env: &[(&str, &str)], event: Value) -> (Value, String) {
     let api = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = api.local_addr().unwrap().port();
-    let mut command = Command::new(function_binary(name));
-    command
-        .env_clear()
-        .env("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{port}"))
-        .env("AWS_LAMBDA_FUNCTION_NAME", name)
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-        .env("AWS_REGION", "us-east-1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+    let mut command = blackbox::lambda_command(&function_binary(name), name, port);
+    command.stdout(Stdio::piped()).stderr(Stdio::null());
     for (k, v) in env {
         command.env(k, v);
     }

@@ -1,7 +1,7 @@
 //! Server secrets in Secrets Manager (moto): signing keys generated at first start, concurrent
 //! cold starts converging on one key set, the two rotation steps, and the errors an operator sees.
 
-use blackbox::{dynamodb_endpoint, fresh_server_secret};
+use blackbox::{dynamodb_endpoint, fresh_secret, fresh_server_secret};
 use shared::secrets::{server_keys, SecretsManagerSecret};
 use shared::{App, Settings};
 
@@ -102,9 +102,7 @@ async fn a_missing_or_malformed_secret_stops_the_start_with_a_message() {
     let missing = server_keys(&vars("no-such-secret"), false).await.err().unwrap();
     assert!(missing.contains("cannot read the server secret no-such-secret"), "{missing}");
 
-    let client = aws_sdk_secretsmanager::Client::new(&shared::aws::sdk_config(Some(&endpoint)).unwrap());
-    let name = format!("ping-as-test-{}", uuid::Uuid::new_v4());
-    client.create_secret().name(&name).secret_string(r#"{"password": "x"}"#).send().await.unwrap();
+    let name = fresh_secret(r#"{"password": "x"}"#).await;
     let malformed = server_keys(&vars(&name), false).await.err().unwrap();
     assert!(malformed.contains("hash_key"), "{malformed}");
 

@@ -7,8 +7,8 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use shared::routes::ROUTES;
@@ -44,21 +44,11 @@ fn main() {
 
 /// Starts the binary against a fake runtime API; returns the time until it asks for its first
 /// event and its peak resident memory then.
-fn measure(bin: &PathBuf, name: &str, es: &str, rs: &str) -> (Duration, u64) {
+fn measure(bin: &Path, name: &str, es: &str, rs: &str) -> (Duration, u64) {
     let api = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
     let port = api.local_addr().unwrap().port();
     let started = Instant::now();
-    let mut child = Command::new(bin)
-        .env_clear()
-        .env("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{port}"))
-        .env("AWS_LAMBDA_FUNCTION_NAME", name)
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-        .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
-        .env("AWS_LAMBDA_LOG_GROUP_NAME", "bench")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "bench")
-        .env("AWS_SECRET_ACCESS_KEY", "bench")
+    let mut child = blackbox::lambda_command(bin, name, port)
         .env("STORE", "dynamodb")
         .env("TABLE_NAME", "bench")
         .env("DYNAMODB_ENDPOINT_URL", "http://127.0.0.1:9")
