@@ -24,6 +24,10 @@ pub enum Dialect {
 /// Per-environment application lists with the time they were loaded, ms.
 type DirectoryCache = HashMap<String, (i64, Arc<Vec<Application>>)>;
 
+/// Environments an instance keeps applications for. Any UUID routes, so without a bound every
+/// probed environment id would stay in memory for good.
+pub const MAX_CACHED_ENVIRONMENTS: usize = 1000;
+
 pub struct App {
     pub settings: Settings,
     pub store: Arc<dyn Store>,
@@ -79,8 +83,23 @@ impl App {
             }
         }
         let apps = Arc::new(self.store.list_applications(environment_id).await?);
-        self.lock_directory().insert(environment_id.to_owned(), (now, apps.clone()));
+        let mut cache = self.lock_directory();
+        if cache.len() >= MAX_CACHED_ENVIRONMENTS {
+            // Stale entries go first; if all are fresh, the oldest. Bounded work: the cap.
+            cache.retain(|_, (loaded, _)| now - *loaded < self.settings.directory_cache_ms);
+            if cache.len() >= MAX_CACHED_ENVIRONMENTS {
+                if let Some(oldest) = cache.iter().min_by_key(|(_, (loaded, _))| *loaded).map(|(k, _)| k.clone()) {
+                    cache.remove(&oldest);
+                }
+            }
+        }
+        cache.insert(environment_id.to_owned(), (now, apps.clone()));
         Ok(apps)
+    }
+
+    /// Environments whose applications this instance holds (for tests of the bound).
+    pub fn cached_environments(&self) -> usize {
+        self.lock_directory().len()
     }
 
     /// The enabled application with this client id.

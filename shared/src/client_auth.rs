@@ -21,6 +21,9 @@ enum Presented {
 }
 
 fn presented(req: &Request, params: &Params) -> Result<Presented, OAuthError> {
+    if req.headers.get_all(http::header::AUTHORIZATION).iter().count() > 1 {
+        return Err(OAuthError::invalid_request("Send one Authorization header."));
+    }
     let body_id = params.get("client_id");
     let body_secret = params.get("client_secret");
     let assertion = params.get("client_assertion").is_some() || params.get("client_assertion_type").is_some();
@@ -44,7 +47,8 @@ fn presented(req: &Request, params: &Params) -> Result<Presented, OAuthError> {
         None => match (body_id, body_secret) {
             (Some(id), Some(secret)) => Ok(Presented::Post { client_id: id.to_owned(), secret: secret.to_owned() }),
             (Some(id), None) => Ok(Presented::IdOnly { client_id: id.to_owned() }),
-            (None, _) => Err(OAuthError::invalid_request("The client_id parameter is required.")),
+            // No client authentication at all (RFC 6749 §5.2).
+            (None, _) => Err(OAuthError::invalid_client()),
         },
     }
 }
@@ -122,7 +126,11 @@ mod tests {
         assert_eq!(presented(&req(basic), &other).unwrap_err().error, "invalid_client");
         let both = Params::parse(b"client_secret=s").unwrap();
         assert_eq!(presented(&req(basic), &both).unwrap_err().error, "invalid_request");
-        assert_eq!(presented(&req(None), &Params::default()).unwrap_err().error, "invalid_request");
+        let nothing = presented(&req(None), &Params::default()).unwrap_err();
+        assert_eq!((nothing.error, nothing.status.as_u16()), ("invalid_client", 401));
+        let mut twice = req(basic);
+        twice.headers.append(AUTHORIZATION, HeaderValue::from_static("Basic YTpz"));
+        assert_eq!(presented(&twice, &params).unwrap_err().error, "invalid_request");
         let broken = presented(&req(Some("Basic %%%")), &params).unwrap_err();
         assert_eq!((broken.error, broken.www_authenticate.is_some()), ("invalid_client", true));
     }

@@ -12,6 +12,7 @@ pub const DEVICE_APP_ID: &str = "00000000-0000-4000-8000-0000000000d1";
 pub const WEB_APP_ID: &str = "00000000-0000-4000-8000-0000000000a1";
 pub const WEB_APP_SECRET: &str = "demo-web-secret";
 pub const WEB_APP_REDIRECT_URI: &str = "http://127.0.0.1:8400/callback";
+pub const WEB_APP_POST_LOGOUT_URI: &str = "http://127.0.0.1:8400/signed-out";
 pub const USER_ID: &str = "00000000-0000-4000-8000-0000000000e1";
 pub const USERNAME: &str = "demo";
 pub const PASSWORD: &str = "demo-password";
@@ -33,6 +34,7 @@ pub fn web_app(app: &App) -> Application {
     web.client_secret_hash = Some(app.hasher.digest(Purpose::ClientSecret, WEB_APP_ID, WEB_APP_SECRET));
     web.scopes = ["openid", "profile", "email", "offline_access"].map(String::from).to_vec();
     web.redirect_uris = vec![WEB_APP_REDIRECT_URI.to_owned()];
+    web.post_logout_redirect_uris = vec![WEB_APP_POST_LOGOUT_URI.to_owned()];
     web
 }
 

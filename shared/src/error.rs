@@ -2,7 +2,7 @@
 //! OAuth errors (RFC 6749 §5.2, with PingFederate's exact texts) and the PingOne error object
 //! of the flow API (PING-COMPAT §4.6).
 
-use http::header::{HeaderValue, WWW_AUTHENTICATE};
+use http::header::{HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::StatusCode;
 use serde::Serialize;
 
@@ -27,11 +27,13 @@ pub struct OAuthError {
     pub description: String,
     /// Set when the client tried HTTP Basic (RFC 6749 §5.2: answer with the scheme it used).
     pub www_authenticate: Option<&'static str>,
+    /// Seconds to wait, for a `Retry-After` header (RFC 9110 §10.2.3).
+    pub retry_after: Option<i64>,
 }
 
 impl OAuthError {
     fn new(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
-        Self { status, error, description: description.into(), www_authenticate: None }
+        Self { status, error, description: description.into(), www_authenticate: None, retry_after: None }
     }
 
     pub fn invalid_request(description: impl Into<String>) -> Self {
@@ -61,11 +63,13 @@ impl OAuthError {
     }
 
     pub fn unsupported_grant_type(grant: &str) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "unsupported_grant_type",
-            format!("The grant type '{grant}' is not supported."),
-        )
+        // Echo only what could be a grant type name, never a long attacker-chosen string.
+        let description = if grant.len() <= 100 && grant.bytes().all(|b| b.is_ascii_graphic()) {
+            format!("The grant type '{grant}' is not supported.")
+        } else {
+            "The grant type is not supported.".to_owned()
+        };
+        Self::new(StatusCode::BAD_REQUEST, "unsupported_grant_type", description)
     }
 
     /// PingFederate's text (seed 000): unknown, other client's or already redeemed device code.
@@ -111,6 +115,15 @@ impl OAuthError {
         )
     }
 
+    /// 429 with `Retry-After`: a rate limit of this endpoint was reached. `temporarily_unavailable`
+    /// is the registered OAuth error for a server that cannot take the request now (RFC 6749
+    /// §4.1.2.1); RFC 6749 has no code of its own for rate limits.
+    pub fn rate_limited(description: impl Into<String>, retry_after: i64) -> Self {
+        let mut err = Self::new(StatusCode::TOO_MANY_REQUESTS, "temporarily_unavailable", description);
+        err.retry_after = Some(retry_after.max(1));
+        err
+    }
+
     /// A function that could not start properly (its log says why).
     pub fn not_configured() -> Self {
         Self::new(
@@ -140,6 +153,9 @@ impl ErrorResponse for OAuthError {
             no_store(json(self.status, &Body { error_description: &self.description, error: self.error }));
         if let Some(challenge) = self.www_authenticate {
             response.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+        }
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }
@@ -192,8 +208,12 @@ impl FlowError {
         }
     }
 
-    /// `REQUEST_LIMITED` (429) for too many wrong user codes, with the wait when there is one.
-    pub fn too_many_attempts(message: impl Into<String>, seconds_until_unlock: Option<i64>) -> Self {
+    /// `REQUEST_LIMITED` (429) for too many wrong attempts at `target`, with the wait when there is one.
+    pub fn too_many_attempts(
+        target: &'static str,
+        message: impl Into<String>,
+        seconds_until_unlock: Option<i64>,
+    ) -> Self {
         let message = message.into();
         Self {
             status: StatusCode::TOO_MANY_REQUESTS,
@@ -201,11 +221,58 @@ impl FlowError {
             message: message.clone(),
             details: vec![ErrorDetail {
                 code: "TOO_MANY_ATTEMPTS",
-                target: Some("userCode"),
+                target: Some(target),
                 message,
                 inner_error: seconds_until_unlock.map(|s| serde_json::json!({ "secondsUntilUnlock": s })),
             }],
         }
+    }
+
+    /// PingOne's answer for an account locked after wrong passwords (PING-COMPAT §1.6):
+    /// `PASSWORD_LOCKED_OUT` with `innerError.secondsUntilUnlock`.
+    pub fn password_locked_out(seconds_until_unlock: i64) -> Self {
+        let mut err = Self::invalid_data(
+            "PASSWORD_LOCKED_OUT",
+            Some("password"),
+            format!(
+                "Too many failed sign-ons. The account is locked for this network; try again in {} minutes.",
+                (seconds_until_unlock + 59) / 60
+            ),
+        );
+        err.details[0].inner_error = Some(serde_json::json!({ "secondsUntilUnlock": seconds_until_unlock }));
+        err
+    }
+
+    /// `ACCESS_FAILED` (403): the flow belongs to another browser (PING-COMPAT §4.6).
+    pub fn not_your_flow() -> Self {
+        Self {
+            status: StatusCode::FORBIDDEN,
+            code: "ACCESS_FAILED",
+            message: "The request could not be completed. You do not have access to this resource.".into(),
+            details: vec![ErrorDetail {
+                code: "INSUFFICIENT_PERMISSIONS",
+                target: None,
+                message: "A flow answers only the browser or client that started it: send the cookies its start set."
+                    .into(),
+                inner_error: None,
+            }],
+        }
+    }
+
+    /// `METHOD_NOT_ALLOWED` (405) on a flow API path.
+    pub fn method_not_allowed(allowed: &str) -> Self {
+        Self {
+            status: StatusCode::METHOD_NOT_ALLOWED,
+            code: "METHOD_NOT_ALLOWED",
+            message: format!("The request could not be completed. This resource accepts only {allowed}."),
+            details: Vec::new(),
+        }
+    }
+
+    /// `INVALID_REQUEST` with another status (413, 400 for a broken body).
+    pub fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
     }
 
     pub fn invalid_request(message: impl Into<String>) -> Self {

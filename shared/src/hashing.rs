@@ -20,6 +20,10 @@ pub enum Purpose {
     SessionCookie,
     Csrf,
     AuthorizationCode,
+    /// A flow's binding to the browser key that started it (`browser`).
+    FlowBinding,
+    /// The keys of the guessing and sign-on counters (no raw address or username is stored).
+    Counter,
 }
 
 impl Purpose {
@@ -33,6 +37,8 @@ impl Purpose {
             Purpose::SessionCookie => b"session_cookie",
             Purpose::Csrf => b"csrf",
             Purpose::AuthorizationCode => b"authorization_code",
+            Purpose::FlowBinding => b"flow_binding",
+            Purpose::Counter => b"counter",
         }
     }
 }
@@ -66,6 +72,13 @@ impl Hasher {
     /// `scope` binds the hash to a context (an environment id), or is empty.
     pub fn digest(&self, purpose: Purpose, scope: &str, value: &str) -> String {
         B64.encode(self.tag(purpose, &[scope.as_bytes(), value.as_bytes()]))
+    }
+
+    /// The raw MAC of `value` for `purpose` under `scope` (32 bytes).
+    pub fn mac(&self, purpose: Purpose, scope: &str, value: &[u8]) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        out.copy_from_slice(self.tag(purpose, &[scope.as_bytes(), value]).as_ref());
+        out
     }
 
     /// Constant-time check of `value` against a stored digest.

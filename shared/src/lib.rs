@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod aws;
+pub mod browser;
 pub mod client_auth;
 pub mod clock;
 pub mod codes;

@@ -59,6 +59,9 @@ pub struct Application {
     pub scopes: Vec<String>,
     #[serde(default)]
     pub redirect_uris: Vec<String>,
+    /// Where the browser may return after signing off (`postLogoutRedirectUris`, exact match).
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
     /// Lifetime of device and user codes, seconds (`deviceTimeout`, 1..=3600).
     pub device_timeout: u32,
     /// Minimum seconds between polls (`devicePollingInterval`, 1..=60).
@@ -103,6 +106,7 @@ impl Application {
             client_secret_hash: None,
             scopes: vec!["openid".to_owned()],
             redirect_uris: Vec::new(),
+            post_logout_redirect_uris: Vec::new(),
             device_timeout: Self::DEFAULT_DEVICE_TIMEOUT,
             device_polling_interval: Self::DEFAULT_POLLING_INTERVAL,
             device_path_id: None,

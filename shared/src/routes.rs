@@ -31,6 +31,7 @@ pub enum Endpoint {
     Userinfo,
     Introspect,
     Revoke,
+    Signoff,
 }
 
 impl Endpoint {
@@ -53,7 +54,13 @@ impl Endpoint {
             Endpoint::Userinfo => "userinfo",
             Endpoint::Introspect => "introspect",
             Endpoint::Revoke => "revoke",
+            Endpoint::Signoff => "signoff",
         }
+    }
+
+    /// Whether the endpoint answers in PingOne's error shape (the flow API) rather than OAuth's.
+    pub fn speaks_pingone_errors(self) -> bool {
+        matches!(self, Endpoint::Flow | Endpoint::DeviceStart)
     }
 }
 
@@ -110,6 +117,7 @@ pub static ROUTES: &[Route] = &[
     route(Post, "/{envId}/as/userinfo", Userinfo, P1),
     route(Post, "/{envId}/as/introspect", Introspect, P1),
     route(Post, "/{envId}/as/revoke", Revoke, P1),
+    route(Get, "/{envId}/as/signoff", Signoff, P1),
     route(Get, "/{envId}/device", DeviceStart, P1),
     // Before `{appIdentifier}`: `qr` is reserved (`Application::validate`).
     route(Get, "/{envId}/device/qr", Qr, P1),
@@ -134,6 +142,7 @@ pub static ROUTES: &[Route] = &[
     route(Post, "/idp/userinfo.openid", Userinfo, PF),
     route(Post, "/as/introspect.oauth2", Introspect, PF),
     route(Post, "/as/revoke_token.oauth2", Revoke, PF),
+    route(Get, "/idp/init_logout.openid", Signoff, PF),
 ];
 
 /// Path parameters of a matched route; `environment_id` is the default one on PingFederate routes.
@@ -237,7 +246,9 @@ where
             (route.path, environment, handler(route.endpoint, &ctx, &req).await)
         }
         Err(allowed) if allowed.is_empty() => ("-", String::new(), not_found()),
-        Err(allowed) => ("-", String::new(), method_not_allowed(&allowed)),
+        Err(allowed) => {
+            ("-", String::new(), method_not_allowed(&req.path, &allowed, &app.settings.default_environment_id))
+        }
     };
     // One line per request; never the query, the body or headers (codes and secrets live there).
     tracing::info!(
@@ -270,6 +281,7 @@ async fn handle(endpoint: Endpoint, ctx: &Context<'_>, req: &Request) -> Respons
         Userinfo => endpoints::userinfo::handle(ctx, req).await,
         Introspect => endpoints::introspect::handle(ctx, req).await,
         Revoke => endpoints::revoke::handle(ctx, req).await,
+        Signoff => endpoints::signoff::handle(ctx, req).await,
     }
 }
 
@@ -277,11 +289,34 @@ fn not_found() -> Response {
     FlowError::not_found().into_response()
 }
 
-fn method_not_allowed(allowed: &[Verb]) -> Response {
+/// The endpoint a path belongs to, whatever the method.
+fn endpoint_of(path: &str, default_env: &str) -> Option<Endpoint> {
+    ROUTES.iter().find(|r| match_path(r.path, path, default_env).is_some()).map(|r| r.endpoint)
+}
+
+/// An answer before the handler, in the error shape of the endpoint `path` belongs to: PingOne's
+/// on the flow API, OAuth's elsewhere. For the HTTP edge (a body too large or broken).
+pub fn edge_error(path: &str, default_env: &str, status: StatusCode, message: &str) -> Response {
+    match endpoint_of(path, default_env) {
+        Some(e) if e.speaks_pingone_errors() => FlowError::invalid_request(message).with_status(status).into_response(),
+        _ => {
+            let mut err = OAuthError::invalid_request(message);
+            err.status = status;
+            err.into_response()
+        }
+    }
+}
+
+fn method_not_allowed(path: &str, allowed: &[Verb], default_env: &str) -> Response {
     let list: Vec<&str> = allowed.iter().map(|v| v.as_str()).collect();
-    let mut err = OAuthError::invalid_request(format!("This endpoint accepts only {}.", list.join(", ")));
-    err.status = StatusCode::METHOD_NOT_ALLOWED;
-    let mut response = err.into_response();
+    let mut response = match endpoint_of(path, default_env) {
+        Some(e) if e.speaks_pingone_errors() => FlowError::method_not_allowed(&list.join(", ")).into_response(),
+        _ => {
+            let mut err = OAuthError::invalid_request(format!("This endpoint accepts only {}.", list.join(", ")));
+            err.status = StatusCode::METHOD_NOT_ALLOWED;
+            err.into_response()
+        }
+    };
     if let Ok(value) = HeaderValue::from_str(&list.join(", ")) {
         response.headers_mut().insert(ALLOW, value);
     }

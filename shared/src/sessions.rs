@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 use crate::app::App;
 use crate::hashing::Purpose;
 use crate::http::Request;
+use crate::model::User;
+use crate::store::StoreResult;
 
 pub const SESSION_COOKIE: &str = "ST";
 
@@ -28,6 +30,22 @@ impl Session {
         let payload = app.hasher.open(Purpose::SessionCookie, environment_id, sealed)?;
         let session: Session = serde_json::from_slice(&payload).ok()?;
         (session.exp > app.clock.now_s()).then_some(session)
+    }
+
+    /// The request's session if it still stands: genuine, live, not ended (sign-off), its user
+    /// known and enabled. One store request when there is a cookie.
+    pub async fn standing(app: &App, environment_id: &str, req: &Request) -> StoreResult<Option<(Self, User)>> {
+        let Some(session) = Self::from_request(app, environment_id, req) else {
+            return Ok(None);
+        };
+        let user = app.store.session_user(environment_id, &session.username, &session.sid).await?;
+        Ok(user.filter(|u| u.enabled && u.id == session.sub).map(|u| (session, u)))
+    }
+
+    /// The `Set-Cookie` value that removes the session cookie (sign-off).
+    pub fn clear_cookie(app: &App) -> String {
+        let secure = if app.settings.insecure_loopback() { "" } else { "; Secure" };
+        format!("{SESSION_COOKIE}=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Lax{secure}")
     }
 
     /// The `Set-Cookie` value carrying this session.

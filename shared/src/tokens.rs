@@ -110,6 +110,16 @@ impl Signer {
     /// The claims of a token this server signed (any published key), if its signature holds and
     /// it has not expired. Audience and issuer are the caller's to check.
     pub fn verify(&self, token: &str) -> Option<Value> {
+        self.claims(token, true)
+    }
+
+    /// The claims of a token this server signed, even if it has expired (an `id_token_hint`,
+    /// OIDC RP-Initiated Logout §2).
+    pub fn verify_signature(&self, token: &str) -> Option<Value> {
+        self.claims(token, false)
+    }
+
+    fn claims(&self, token: &str, unexpired: bool) -> Option<Value> {
         let header = jsonwebtoken::decode_header(token).ok()?;
         let kid = header.kid?;
         let (_, alg, key) = self.verifiers.iter().find(|(k, _, _)| *k == kid)?;
@@ -119,7 +129,12 @@ impl Signer {
         let mut validation = jsonwebtoken::Validation::new(*alg);
         validation.validate_aud = false;
         validation.leeway = 0;
-        validation.set_required_spec_claims(&["exp"]);
+        validation.validate_exp = unexpired;
+        if unexpired {
+            validation.set_required_spec_claims(&["exp"]);
+        } else {
+            validation.set_required_spec_claims::<&str>(&[]);
+        }
         jsonwebtoken::decode::<Value>(token, key, &validation).ok().map(|d| d.claims)
     }
 

@@ -157,7 +157,8 @@ pub async fn measure_code_budget(kind: StoreKind) -> CodeBudget {
     let consent = s.flow_action(&flow, "consent", json!({"accept": true})).await;
     assert_eq!(consent.json["status"], "COMPLETED");
     let consent = total(&s.requests());
-    let back = s.http.get(s.url(&format!("/{}/as/resume?flowId={flow}", crate::ENV))).send().await.unwrap();
+    let back =
+        s.browser_of(&flow).get(s.url(&format!("/{}/as/resume?flowId={flow}", crate::ENV))).send().await.unwrap();
     let location = back.headers()["location"].to_str().unwrap().to_owned();
     let resume = total(&s.requests());
     let code = crate::query_value(&location, "code").unwrap();

@@ -6,8 +6,8 @@
 
 pub mod budget;
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use base64::engine::general_purpose::STANDARD as B64_STD;
 use base64::Engine;
@@ -109,9 +109,29 @@ pub struct TestServer {
     pub clock: Arc<ManualClock>,
     pub counter: Arc<RequestCounter>,
     pub base: String,
+    /// A client that keeps no cookies: the device, or a browser that started nothing.
     pub http: reqwest::Client,
     /// The raw DynamoDB store, for scanning the table.
     pub dynamo: Option<Arc<DynamoStore>>,
+    /// The browser each flow was started in (flows answer only their own browser).
+    browsers: Mutex<HashMap<String, reqwest::Client>>,
+}
+
+/// A browser of its own at a source address of the loopback network (127.0.0.0/8), so that
+/// tests can be "other networks" to the server's limits.
+pub fn browser_from(ip: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .local_address(ip.parse::<std::net::IpAddr>().expect("an IP address"))
+        .build()
+        .unwrap()
+}
+
+/// A browser of its own: a client that keeps its cookies (as a browser, curl with a jar, or
+/// `requests.Session` does) and does not follow redirects.
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).cookie_store(true).build().unwrap()
 }
 
 /// One of the two ways to present client credentials, or none (public client).
@@ -176,7 +196,17 @@ impl TestServer {
         let server = local_server::Server::serve(app.clone(), listener).expect("serve");
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         counter.take();
-        Self { server, app, clock, counter, base, http, dynamo }
+        Self { server, app, clock, counter, base, http, dynamo, browsers: Mutex::new(HashMap::new()) }
+    }
+
+    /// The browser that started `flow` (a cookie-less client for flows this harness did not start).
+    pub fn browser_of(&self, flow: &str) -> reqwest::Client {
+        self.browsers.lock().unwrap().get(flow).cloned().unwrap_or_else(|| self.http.clone())
+    }
+
+    /// Notes that `flow` belongs to `browser`.
+    pub fn remember_flow(&self, flow: &str, browser: &reqwest::Client) {
+        self.browsers.lock().unwrap().insert(flow.to_owned(), browser.clone());
     }
 
     pub async fn stop(self) {
@@ -252,27 +282,37 @@ impl TestServer {
             .await
     }
 
-    /// `GET /{env}/device[/{app}]`: the new flow's id from the redirect.
+    /// `GET /{env}/device[/{app}]` in a new browser: the new flow's id from the redirect.
     pub async fn start_flow(&self, app_identifier: Option<&str>) -> String {
+        self.start_flow_in(&browser(), app_identifier).await
+    }
+
+    /// `GET /{env}/device[/{app}]` in `browser`.
+    pub async fn start_flow_in(&self, browser: &reqwest::Client, app_identifier: Option<&str>) -> String {
         let path = match app_identifier {
             Some(app) => format!("/{ENV}/device/{app}"),
             None => format!("/{ENV}/device"),
         };
-        let response = self.http.get(self.url(&path)).send().await.expect("send");
+        let response = browser.get(self.url(&path)).send().await.expect("send");
         assert_eq!(response.status(), 302, "flow start redirects to the sign-on UI");
-        let location = response.headers()["location"].to_str().unwrap().to_owned();
-        let query = location.split_once("?flowId=").expect("flowId in Location").1;
-        query.split('&').next().unwrap().to_owned()
+        let flow = Self::flow_of(&response);
+        self.remember_flow(&flow, browser);
+        flow
     }
 
     pub async fn get_flow(&self, flow_id: &str) -> Answer {
-        Answer::read(self.http.get(self.url(&format!("/{ENV}/flows/{flow_id}"))).send().await.expect("send")).await
+        let browser = self.browser_of(flow_id);
+        Answer::read(browser.get(self.url(&format!("/{ENV}/flows/{flow_id}"))).send().await.expect("send")).await
     }
 
-    /// POSTs a flow action with its vnd media type.
+    /// POSTs a flow action with its vnd media type, from the flow's browser.
     pub async fn flow_action(&self, flow_id: &str, action: &str, body: Value) -> Answer {
-        let response = self
-            .http
+        self.flow_action_in(&self.browser_of(flow_id), flow_id, action, body).await
+    }
+
+    /// POSTs a flow action from `browser`.
+    pub async fn flow_action_in(&self, browser: &reqwest::Client, flow_id: &str, action: &str, body: Value) -> Answer {
+        let response = browser
             .post(self.url(&format!("/{ENV}/flows/{flow_id}")))
             .header(CONTENT_TYPE, format!("application/vnd.pingidentity.{action}+json"))
             .body(body.to_string())
@@ -400,9 +440,24 @@ impl TestServer {
         }
     }
 
-    /// GET on the authorization endpoint with `query`; the answer, not followed.
+    /// GET on the authorization endpoint with `query` in a new browser; the answer, not followed.
     pub async fn authorize(&self, dialect: Dialect, query: &[(&str, &str)]) -> reqwest::Response {
-        self.http.get(self.authorize_url(dialect)).query(query).send().await.expect("send")
+        self.authorize_in(&browser(), dialect, query).await
+    }
+
+    /// GET on the authorization endpoint from `browser`; a flow it starts is that browser's.
+    pub async fn authorize_in(
+        &self,
+        browser: &reqwest::Client,
+        dialect: Dialect,
+        query: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let response = browser.get(self.authorize_url(dialect)).query(query).send().await.expect("send");
+        let location = response.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or_default();
+        if location.contains("/signon/?flowId=") {
+            self.remember_flow(&Self::flow_of(&response), browser);
+        }
+        response
     }
 
     /// The flow id in a redirect to the sign-on pages.
@@ -426,7 +481,8 @@ impl TestServer {
         } else {
             assert_eq!(login.json["status"], "COMPLETED", "{login:?}");
         }
-        let resume = self.http.get(self.url(&format!("/{ENV}/as/resume?flowId={flow}"))).send().await.expect("send");
+        let resume =
+            self.browser_of(flow).get(self.url(&format!("/{ENV}/as/resume?flowId={flow}"))).send().await.expect("send");
         assert_eq!(resume.status(), 302);
         resume.headers()["location"].to_str().unwrap().to_owned()
     }

@@ -12,7 +12,8 @@ use shared::Dialect;
 
 async fn openidconnect_flow(kind: StoreKind, dialect: Dialect) {
     let s = TestServer::start(kind).await;
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    // The person's browser, which the relying party's client library also uses here.
+    let http = browser();
     let metadata = CoreProviderMetadata::discover_async(IssuerUrl::new(s.issuer(dialect)).unwrap(), &http)
         .await
         .expect("discovery");
@@ -32,11 +33,14 @@ async fn openidconnect_flow(kind: StoreKind, dialect: Dialect) {
 
     let to_pages = http.get(url.as_str()).send().await.unwrap();
     assert_eq!(to_pages.status(), 302, "authorize sends the browser to the sign-on pages");
-    let back = s.complete_authorization(&TestServer::flow_of(&to_pages), true).await;
+    let flow = TestServer::flow_of(&to_pages);
+    s.remember_flow(&flow, &http);
+    let back = s.complete_authorization(&flow, true).await;
     assert!(back.starts_with(demo::WEB_APP_REDIRECT_URI), "{back}");
     assert_eq!(query_value(&back, "state").as_deref(), Some(csrf.secret().as_str()));
     assert_eq!(query_value(&back, "iss").as_deref(), Some(s.issuer(dialect).as_str()), "RFC 9207");
     let code = query_value(&back, "code").unwrap();
+    let verifier_secret = verifier.secret().clone();
 
     let tokens = client
         .exchange_code(AuthorizationCode::new(code.clone()))
@@ -65,8 +69,20 @@ async fn openidconnect_flow(kind: StoreKind, dialect: Dialect) {
     assert_eq!(info.subject().as_str(), demo::USER_ID);
     assert_eq!(info.email().map(|e| e.as_str()), Some("demo@example.com"));
 
-    // A replayed code fails and revokes what was issued from it (RFC 6749 §4.1.2).
-    let replay = s.redeem(dialect, Auth::Basic(WEB_APP_ID, WEB_APP_SECRET), &code).await;
+    // A replayed code fails and revokes what was issued from it (RFC 6749 §4.1.2). (A request
+    // that fails a check, say the verifier, spends and revokes nothing: see security.rs.)
+    let replay = s
+        .post_form(
+            &s.token_url(dialect),
+            Auth::Basic(WEB_APP_ID, WEB_APP_SECRET),
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", demo::WEB_APP_REDIRECT_URI),
+                ("code_verifier", &verifier_secret),
+            ],
+        )
+        .await;
     assert_eq!(replay.json["error"], "invalid_grant", "{replay:?}");
     let revoked: Result<CoreUserInfoClaims, _> =
         client.user_info(tokens.access_token().clone(), None).unwrap().request_async(&http).await;

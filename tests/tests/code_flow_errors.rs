@@ -3,7 +3,7 @@
 //! and revocation, on both stores.
 
 use blackbox::*;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use serde_json::{json, Value};
 use shared::Dialect;
 
@@ -121,7 +121,7 @@ async fn code_binding(s: &TestServer) {
         .await;
     let flow = TestServer::flow_of(&response);
     s.complete_authorization(&flow, true).await;
-    let again = s.http.get(s.url(&format!("/{ENV}/as/resume?flowId={flow}"))).send().await.unwrap();
+    let again = s.browser_of(&flow).get(s.url(&format!("/{ENV}/as/resume?flowId={flow}"))).send().await.unwrap();
     assert_eq!(again.status(), 400, "one code per flow");
     // Denied: access_denied back to the client.
     let response = s
@@ -262,12 +262,12 @@ async fn resource_side(s: &TestServer) {
         );
 
     // Introspection (client-authenticated) and revocation, PingOne and PingFederate paths.
-    for (introspect, revoke) in [
-        (s.url(&format!("/{ENV}/as/introspect")), s.url(&format!("/{ENV}/as/revoke"))),
-        (s.url("/as/introspect.oauth2"), s.url("/as/revoke_token.oauth2")),
+    for (dialect, introspect, revoke) in [
+        (P1, s.url(&format!("/{ENV}/as/introspect")), s.url(&format!("/{ENV}/as/revoke"))),
+        (Dialect::PingFederate, s.url("/as/introspect.oauth2"), s.url("/as/revoke_token.oauth2")),
     ] {
-        let code = s.code_for(P1, WEB_APP_ID, "openid").await;
-        let tokens = s.redeem(P1, web(), &code).await;
+        let code = s.code_for(dialect, WEB_APP_ID, "openid").await;
+        let tokens = s.redeem(dialect, web(), &code).await;
         let at = s.post_form(&introspect, web(), &[("token", &tokens.str("access_token"))]).await;
         assert_eq!((at.json["active"].as_bool(), at.json["sub"].as_str()), (Some(true), Some(demo::USER_ID)), "{at:?}");
         assert_eq!(at.json["client_id"], WEB_APP_ID);
@@ -294,18 +294,20 @@ async fn resource_side(s: &TestServer) {
     }
 }
 
-/// prompt=none answers from the session; prompt=login signs in again.
+/// prompt=none answers from the session; prompt=login signs in again; with a session and a
+/// remembered consent the browser goes straight back to the application.
 async fn prompts(s: &TestServer) {
     let code = s.code_for(P1, WEB_APP_ID, "openid").await;
     assert_eq!(s.redeem(P1, web(), &code).await.status, 200);
-    // A browser session from the pages.
-    let flow = s.start_flow(None).await;
+    // A browser with a session from the flow API.
+    let person = browser();
+    let flow = s.start_flow_in(&person, None).await;
     let login =
         s.flow_action(&flow, "usernamePassword.check", json!({"username": "demo", "password": "demo-password"})).await;
-    let cookie = login.header("set-cookie").unwrap().split(';').next().unwrap().to_owned();
+    assert!(login.header("set-cookie").is_some_and(|c| c.starts_with("ST=")), "{login:?}");
     let base = [("response_type", "code"), ("client_id", WEB_APP_ID), ("redirect_uri", REDIRECT), ("scope", "openid")];
     let silent: Vec<(&str, &str)> = base.iter().copied().chain([("prompt", "none")]).collect();
-    let answer = s.http.get(s.authorize_url(P1)).query(&silent).header(COOKIE, &cookie).send().await.unwrap();
+    let answer = s.authorize_in(&person, P1, &silent).await;
     let location = answer.headers()["location"].to_str().unwrap().to_owned();
     let silent_code = query_value(&location, "code").expect("prompt=none with a session and consent gives a code");
     let silent_tokens = s
@@ -324,24 +326,25 @@ async fn prompts(s: &TestServer) {
         ("prompt", "none"),
     ]
     .to_vec();
-    let answer = s.http.get(s.authorize_url(P1)).query(&wider).header(COOKIE, &cookie).send().await.unwrap();
+    let answer = s.authorize_in(&person, P1, &wider).await;
     assert_eq!(
         query_value(answer.headers()["location"].to_str().unwrap(), "error").as_deref(),
         Some("consent_required")
     );
-    let old: Vec<(&str, &str)> = silent.iter().copied().chain([("max_age", "0")]).collect();
+    let old: Vec<(&str, &str)> = silent.iter().copied().chain([("max_age", "1")]).collect();
     s.advance_s(2);
-    let answer = s.http.get(s.authorize_url(P1)).query(&old).header(COOKIE, &cookie).send().await.unwrap();
+    let answer = s.authorize_in(&person, P1, &old).await;
     assert_eq!(query_value(answer.headers()["location"].to_str().unwrap(), "error").as_deref(), Some("login_required"));
-    // prompt=login: the pages ask for the password despite the session.
-    let forced: Vec<(&str, &str)> = base.iter().copied().chain([("prompt", "login")]).collect();
-    let to_pages = s.http.get(s.authorize_url(P1)).query(&forced).header(COOKIE, &cookie).send().await.unwrap();
-    let page =
-        s.http.get(to_pages.headers()["location"].to_str().unwrap()).header(COOKIE, &cookie).send().await.unwrap();
-    assert!(page.text().await.unwrap().contains("<title>Sign in</title>"));
-    let normal = s.http.get(s.authorize_url(P1)).query(&base).header(COOKIE, &cookie).send().await.unwrap();
-    let page = s.http.get(normal.headers()["location"].to_str().unwrap()).header(COOKIE, &cookie).send().await.unwrap();
-    assert_eq!(page.status(), 303, "with a session and consent the pages go straight back to resume");
+    // prompt=login, and max_age=0 (OIDC Core §3.1.2.1), ask for the password despite the session.
+    for extra in [("prompt", "login"), ("max_age", "0")] {
+        let forced: Vec<(&str, &str)> = base.iter().copied().chain([extra]).collect();
+        let to_pages = s.authorize_in(&person, P1, &forced).await;
+        let page = person.get(to_pages.headers()["location"].to_str().unwrap()).send().await.unwrap();
+        assert!(page.text().await.unwrap().contains("<title>Sign in</title>"), "{extra:?}");
+    }
+    let normal = s.authorize_in(&person, P1, &base).await;
+    let back = normal.headers()["location"].to_str().unwrap();
+    assert!(back.starts_with(REDIRECT) && query_value(back, "code").is_some(), "session and consent: straight back");
 }
 
 async fn all(kind: StoreKind) {

@@ -77,7 +77,8 @@ async fn errors(kind: StoreKind) {
         );
 
         let no_client = s.post_form(&url, Auth::Public(""), &[]).await;
-        no_client.assert_oauth_error(400, "invalid_request", "The client_id parameter is required.");
+        // No client authentication at all is invalid_client (RFC 6749 §5.2).
+        no_client.assert_oauth_error(401, "invalid_client", "Invalid client or client credentials.");
 
         let get = Answer::read(s.http.get(&url).send().await.unwrap()).await;
         assert_eq!(get.status, 405, "RFC 8628 §3.1: POST only");

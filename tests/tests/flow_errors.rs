@@ -64,13 +64,15 @@ async fn flow_errors(kind: StoreKind) {
 
     // Media types: a missing action, an unknown one, a body that is not JSON.
     let url = s.url(&format!("/{ENV}/flows/{flow}"));
+    let browser = s.browser_of(&flow);
     let plain =
-        Answer::read(s.http.post(&url).header(CONTENT_TYPE, "application/json").body("{}").send().await.unwrap()).await;
+        Answer::read(browser.post(&url).header(CONTENT_TYPE, "application/json").body("{}").send().await.unwrap())
+            .await;
     assert_eq!((plain.status, plain.json["code"].as_str()), (400, Some("INVALID_REQUEST")));
     let unknown = s.flow_action(&flow, "otp.check", json!({"otp": "123"})).await;
     assert_eq!(unknown.json["message"], "The flow action 'otp.check' is not supported.");
     let not_json = Answer::read(
-        s.http
+        browser
             .post(&url)
             .header(CONTENT_TYPE, format!("application/vnd.pingidentity.{LOGIN}+json"))
             .body("{")

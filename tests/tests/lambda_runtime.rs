@@ -161,16 +161,16 @@ fn a_named_stage_in_the_raw_path_still_routes() {
 #[test]
 fn a_base64_body_is_decoded_before_the_handler_reads_it() {
     let env = [("STORE", "memory"), ("PUBLIC_BASE_URL", "https://auth.example.com")];
-    // Decoded, the form names a client (unknown on this empty store: 401 invalid_client); left
-    // encoded, it would name none (400 invalid_request).
-    let form = "client_id=no-such-client&scope=openid";
+    // Decoded, the form repeats a parameter (400 invalid_request, before any client is looked
+    // at); left encoded, it would be one unknown name and no client (401 invalid_client).
+    let form = "client_id=no-such-client&scope=openid&scope=email";
     let (response, _) = invoke("device_authorization", &env, base64_form_post("/as/device_authz.oauth2", form));
-    assert_eq!(response["statusCode"], 401, "{response}");
+    assert_eq!(response["statusCode"], 400, "{response}");
     let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
-    assert_eq!(body["error"], "invalid_client");
+    assert_eq!(body["error_description"], "The parameter 'scope' must not be included more than once.");
 
     let mut undecoded = base64_form_post("/as/device_authz.oauth2", form);
     undecoded["isBase64Encoded"] = json!(false);
     let (response, _) = invoke("device_authorization", &env, undecoded);
-    assert_eq!(response["statusCode"], 400, "the same bytes taken as text name no client: {response}");
+    assert_eq!(response["statusCode"], 401, "the same bytes taken as text name no client: {response}");
 }

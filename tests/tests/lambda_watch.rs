@@ -6,9 +6,9 @@
 //! seeding generated as a deployed stack's first start does.
 //!
 //! Path parameters, query strings, form and JSON bodies, cookies (the `ST` session, the pages'
-//! CSRF cookie) and redirects all cross the event translation here.
+//! browser key cookie) and redirects all cross the event translation here.
 
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use reqwest::redirect::Policy;
 use serde_json::{json, Value};
 
@@ -24,7 +24,13 @@ fn base() -> String {
 }
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder().redirect(Policy::none()).timeout(std::time::Duration::from_secs(300)).build().unwrap()
+    // A browser: it keeps its cookies (flows answer only the browser that started them).
+    reqwest::Client::builder()
+        .redirect(Policy::none())
+        .cookie_store(true)
+        .timeout(std::time::Duration::from_secs(300))
+        .build()
+        .unwrap()
 }
 
 async fn json_of(response: reqwest::Response) -> (u16, Value) {
@@ -125,14 +131,16 @@ async fn pages_and_code_flow_through_the_lambda_functions() {
     assert_eq!(authorize.status(), 302);
     let signon = authorize.headers()["location"].to_str().unwrap().to_owned();
     let flow = signon.split("flowId=").nth(1).unwrap().to_owned();
+    assert!(
+        authorize.headers().get_all("set-cookie").iter().any(|c| c.to_str().unwrap().starts_with("browser_key=")),
+        "the browser key cookie crosses the event"
+    );
     let page = http.get(&signon).send().await.unwrap();
     assert_eq!(page.status(), 200);
-    let csrf_cookie = page.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
     let html = page.text().await.unwrap();
     let token = html.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
     let login = http
         .post(format!("{b}/{ENV}/signon/?flowId={flow}"))
-        .header(COOKIE, &csrf_cookie)
         .form(&[("csrf", token.as_str()), ("step", "login"), ("username", "demo"), ("password", "demo-password")])
         .send()
         .await
@@ -151,7 +159,7 @@ async fn pages_and_code_flow_through_the_lambda_functions() {
     assert!(back.starts_with(REDIRECT) && back.contains("state=s1"), "{back}");
     let code = back.split("code=").nth(1).unwrap().split('&').next().unwrap().to_owned();
     let (status, tokens) = json_of(
-        http.post(format!("{b}/as/token.oauth2"))
+        http.post(format!("{b}/{ENV}/as/token"))
             .basic_auth(WEB_APP, Some(shared::demo::WEB_APP_SECRET))
             .form(&[
                 ("grant_type", "authorization_code"),
@@ -166,7 +174,7 @@ async fn pages_and_code_flow_through_the_lambda_functions() {
     .await;
     assert_eq!(status, 200, "{tokens}");
     let (status, info) = json_of(
-        http.get(format!("{b}/idp/userinfo.openid"))
+        http.get(format!("{b}/{ENV}/as/userinfo"))
             .header(AUTHORIZATION, format!("Bearer {}", tokens["access_token"].as_str().unwrap()))
             .send()
             .await

@@ -4,21 +4,44 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http::StatusCode;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use shared::http::Request;
 use shared::App;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 
 /// Largest request body accepted; OAuth and flow requests are a few hundred bytes.
 const MAX_BODY: usize = 64 * 1024;
+
+/// What the server puts up with from clients.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// How long a client may take to send a request's headers; a connection idle this long
+    /// between requests is closed too.
+    pub header_timeout: Duration,
+    /// How long a client may take to send a request's body (then 408).
+    pub body_timeout: Duration,
+    /// Connections served at once; beyond, new ones wait in the kernel's backlog.
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { header_timeout: Duration::from_secs(10), body_timeout: Duration::from_secs(10), max_connections: 1024 }
+    }
+}
+
+/// Longest pause after a failed `accept` (out of descriptors, say) before trying again.
+const MAX_ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
 
 /// A running server; dropping it without `stop` leaves it running until the runtime ends.
 pub struct Server {
@@ -35,15 +58,40 @@ impl Server {
 
     /// Serves on a bound listener (so a caller can learn the port before building the app).
     pub fn serve(app: Arc<App>, listener: TcpListener) -> std::io::Result<Self> {
+        Self::serve_with(app, listener, Limits::default())
+    }
+
+    /// Serves with other limits (tests).
+    pub fn serve_with(app: Arc<App>, listener: TcpListener, limits: Limits) -> std::io::Result<Self> {
         let addr = listener.local_addr()?;
         let (stop, mut stopped) = watch::channel(false);
+        let slots = Arc::new(Semaphore::new(limits.max_connections));
         let task = tokio::spawn(async move {
+            let mut backoff = Duration::ZERO;
+            let mut failures: u64 = 0;
             loop {
+                let slot = tokio::select! {
+                    slot = slots.clone().acquire_owned() => match slot {
+                        Ok(slot) => slot,
+                        Err(_) => break,
+                    },
+                    _ = stopped.changed() => break,
+                };
                 let (stream, peer) = tokio::select! {
                     accepted = listener.accept() => match accepted {
-                        Ok(conn) => conn,
+                        Ok(conn) => {
+                            backoff = Duration::ZERO;
+                            conn
+                        }
                         Err(err) => {
-                            tracing::warn!(error = %err, "accept failed");
+                            // Out of descriptors, most likely: wait, growing the pause, and say so
+                            // once per run of failures rather than once per attempt.
+                            failures += 1;
+                            if failures.is_power_of_two() {
+                                tracing::warn!(error = %err, failures, "accept failed; backing off");
+                            }
+                            backoff = (backoff * 2).clamp(Duration::from_millis(10), MAX_ACCEPT_BACKOFF);
+                            tokio::time::sleep(backoff).await;
                             continue;
                         }
                     },
@@ -52,8 +100,12 @@ impl Server {
                 let app = app.clone();
                 let mut conn_stopped = stopped.clone();
                 tokio::spawn(async move {
-                    let service = service_fn(move |req| serve(app.clone(), peer, req));
-                    let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+                    let _slot = slot;
+                    let service = service_fn(move |req| serve(app.clone(), peer, limits.body_timeout, req));
+                    let conn = http1::Builder::new()
+                        .timer(TokioTimer::new())
+                        .header_read_timeout(limits.header_timeout)
+                        .serve_connection(TokioIo::new(stream), service);
                     tokio::pin!(conn);
                     tokio::select! {
                         _ = conn.as_mut() => {}
@@ -80,18 +132,26 @@ impl Server {
 async fn serve(
     app: Arc<App>,
     peer: SocketAddr,
+    body_timeout: Duration,
     req: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
     let (parts, body) = req.into_parts();
-    let body = match Limited::new(body, MAX_BODY).collect().await {
-        Ok(collected) => collected.to_bytes().to_vec(),
-        Err(_) => {
-            let mut tooling = hyper::Response::new(Full::new(Bytes::from_static(
-                b"{\"error\":\"invalid_request\",\"error_description\":\"The request body is too large.\"}",
-            )));
-            *tooling.status_mut() = http::StatusCode::PAYLOAD_TOO_LARGE;
-            return Ok(tooling);
+    let read = tokio::time::timeout(body_timeout, Limited::new(body, MAX_BODY).collect()).await;
+    let refused = |status: StatusCode, message: &str| {
+        let default_env = &app.settings.default_environment_id;
+        let response = shared::routes::edge_error(parts.uri.path(), default_env, status, message);
+        let (head, body) = response.into_parts();
+        Ok(hyper::Response::from_parts(head, Full::new(Bytes::from(body))))
+    };
+    let body = match read {
+        Ok(Ok(collected)) => collected.to_bytes().to_vec(),
+        Ok(Err(err)) if err.downcast_ref::<LengthLimitError>().is_some() => {
+            return refused(StatusCode::PAYLOAD_TOO_LARGE, "The request body is too large (at most 64 KiB).");
         }
+        Ok(Err(_)) => {
+            return refused(StatusCode::BAD_REQUEST, "The request body could not be read (malformed framing).")
+        }
+        Err(_) => return refused(StatusCode::REQUEST_TIMEOUT, "The request body did not arrive in time."),
     };
     let request = Request {
         method: parts.method,

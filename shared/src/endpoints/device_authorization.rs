@@ -40,7 +40,8 @@ async fn respond(ctx: &Context<'_>, req: &Request) -> Result<Response, OAuthErro
         ip: req.source_ip.map(|ip| ip.to_string()),
         user_agent: req.user_agent().map(|ua| ua.chars().take(256).collect()),
     };
-    let authorization = device_code::authorize(ctx.app, &application, scopes, requester).await?;
+    let authorization =
+        device_code::authorize(ctx.app, ctx.dialect, &application, scopes, requester, req.source_ip).await?;
     let verification_uri = verification_uri(ctx, &application);
     let body = Body {
         device_code: authorization.device_code.secret().to_owned(),

@@ -29,6 +29,7 @@ pub async fn handle(ctx: &Context<'_>, _req: &Request) -> Response {
         "jwks_uri": path("jwks", "/pf/JWKS"),
         "introspection_endpoint": path("introspect", "/as/introspect.oauth2"),
         "revocation_endpoint": path("revoke", "/as/revoke_token.oauth2"),
+        "end_session_endpoint": path("signoff", "/idp/init_logout.openid"),
         "device_authorization_endpoint": path("device_authorization", "/as/device_authz.oauth2"),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],

@@ -1,10 +1,12 @@
 //! `GET|POST /{envId}/flows/{flowId}`: PingOne's flow API (PING-COMPAT §1.5-1.6). The action is
-//! named by the media type `application/vnd.pingidentity.<action>+json`.
+//! named by the media type `application/vnd.pingidentity.<action>+json`. A flow answers only the
+//! browser (or cookie-keeping client) that started it: the cookies its start set go along.
 
 use http::header::{HeaderValue, SET_COOKIE};
 use http::{Method, StatusCode};
 use serde_json::Value;
 
+use crate::browser::BrowserKey;
 use crate::error::{finish, FlowError};
 use crate::flows::{self, view, FlowAction, ACTION_AUTHORIZE_CONSENT, ACTION_CONSENT, ACTION_LOGIN, ACTION_USER_CODE};
 use crate::http::{json, no_store, Request, Response};
@@ -17,13 +19,15 @@ pub async fn handle(ctx: &Context<'_>, req: &Request) -> Response {
 async fn respond(ctx: &Context<'_>, req: &Request) -> Result<Response, FlowError> {
     let env = ctx.environment_id();
     let flow_id = ctx.params.flow_id.as_deref().ok_or_else(FlowError::not_found)?;
+    let browser = BrowserKey::of(ctx.app, req);
     if req.method == Method::GET || req.method == Method::HEAD {
-        let flow = flows::load(ctx.app, env, flow_id).await?;
+        let flow = flows::load(ctx.app, env, flow_id, &browser).await?;
         let application = flows::application_of(ctx.app, &flow).await?;
         return Ok(no_store(json(StatusCode::OK, &view::flow_json(ctx.app, &flow, application.as_ref()))));
     }
+    flows::own(ctx.app, env, flow_id, &browser)?;
     let action = parse_action(req)?;
-    let step = flows::perform(ctx.app, env, flow_id, action, req.source_ip).await?;
+    let step = flows::perform(ctx.app, env, flow_id, &browser, action, req.source_ip).await?;
     let application = flows::application_of(ctx.app, &step.flow).await?;
     let mut response = no_store(json(StatusCode::OK, &view::flow_json(ctx.app, &step.flow, application.as_ref())));
     if let Some(session) = step.session {

@@ -15,8 +15,8 @@ pub async fn handle(ctx: &Context<'_>, req: &Request) -> Response {
 }
 
 async fn respond(ctx: &Context<'_>, req: &Request) -> Result<Response, OAuthError> {
-    let (client, token) = client_and_token(ctx, req).await?;
-    let body = match inspect(ctx.app, ctx.environment_id(), &token).await? {
+    let (client, token) = client_and_token(ctx, req, true).await?;
+    let body = match inspect(ctx.app, ctx.dialect, ctx.environment_id(), &token).await? {
         Some(Live::Access { claims, .. }) => {
             let mut out = json!({ "active": true, "token_type": "Bearer" });
             for name in ["scope", "client_id", "sub", "exp", "iat", "iss", "aud", "jti", "auth_time", "sid"] {

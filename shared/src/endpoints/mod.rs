@@ -12,6 +12,7 @@ pub mod jwks;
 pub mod qr;
 pub mod resume;
 pub mod revoke;
+pub mod signoff;
 pub mod signon;
 pub mod token;
 pub mod user_authorization;
@@ -29,10 +30,18 @@ pub(crate) fn oauth_form(req: &Request) -> Result<Params, OAuthError> {
 }
 
 /// The authenticated client and the `token` parameter of an introspection or revocation request
-/// (RFC 7662 §2.1, RFC 7009 §2.1).
-pub(crate) async fn client_and_token(ctx: &Context<'_>, req: &Request) -> Result<(Application, String), OAuthError> {
+/// (RFC 7662 §2.1, RFC 7009 §2.1). `confidential`: only a client that proved a credential
+/// (introspection, against token scanning: RFC 7662 §2.1, §4).
+pub(crate) async fn client_and_token(
+    ctx: &Context<'_>,
+    req: &Request,
+    confidential: bool,
+) -> Result<(Application, String), OAuthError> {
     let params = oauth_form(req)?;
     let client = authenticate(ctx.app, ctx.environment_id(), req, &params).await?;
+    if confidential && client.token_endpoint_auth_method == crate::model::TokenEndpointAuthMethod::None {
+        return Err(OAuthError::invalid_client());
+    }
     let token = params.get("token").ok_or_else(|| OAuthError::invalid_request("The token parameter is required."))?;
     Ok((client, token.to_owned()))
 }

@@ -1,27 +1,31 @@
 //! `GET /{envId}/as/resume?flowId=…` (PING-COMPAT §2.2): the completed flow of an authorization
-//! request becomes its code, once, and the browser returns to the client.
+//! request becomes its code, once, and the browser returns to the client. Only the browser that
+//! started the flow gets the code.
 
 use http::StatusCode;
 
-use crate::flows::{self, FlowStatus};
+use crate::flows::{self, FlowStatus, Opened};
 use crate::grants::authorization_code::{code_redirect, error_redirect, issue_code};
 use crate::http::{redirect, Request, Response};
-use crate::pages::html::{esc, page};
-use crate::pages::text::EN;
+use crate::pages::Pages;
 use crate::routes::Context;
 
 pub async fn handle(ctx: &Context<'_>, req: &Request) -> Response {
     let (app, env) = (ctx.app, ctx.environment_id());
-    let show = |status: StatusCode, message: &str| {
-        page(&EN, env, status, EN.invalid_title, &format!("<p id=\"result\">{}</p>", esc(message)))
-    };
+    let pages = Pages::new(app, env, req);
+    let show = |status: StatusCode, message: &str| pages.message_page(status, pages.text.invalid_title, message);
     let query = req.query_params().unwrap_or_default();
     let Some(flow_id) = query.get("flowId") else {
         return show(StatusCode::BAD_REQUEST, "The flowId parameter is required.");
     };
-    let flow = match flows::load(app, env, flow_id).await {
+    let started = match flows::open(app, env, flow_id, &pages.browser) {
+        Opened::Unknown => return pages.invalid(),
+        Opened::Foreign(_) => return pages.other_browser(),
+        Opened::Own(started) => started,
+    };
+    let flow = match flows::current(app, &started).await {
         Ok(flow) => flow,
-        Err(e) if e.status == StatusCode::NOT_FOUND => return show(StatusCode::NOT_FOUND, EN.invalid_body),
+        Err(e) if e.status == StatusCode::NOT_FOUND => return pages.invalid(),
         Err(e) => return show(e.status, &e.message),
     };
     let Some(request) = flow.authorize.clone() else {
@@ -33,9 +37,9 @@ pub async fn handle(ctx: &Context<'_>, req: &Request) -> Response {
             Ok(None) => {
                 show(StatusCode::BAD_REQUEST, "This sign-in was already completed. Start again from the application.")
             }
-            Err(_) => show(StatusCode::SERVICE_UNAVAILABLE, "The server could not reach its store; try again shortly."),
+            Err(_) => pages.unavailable(),
         },
         FlowStatus::Failed => redirect(&error_redirect(&request, "access_denied", "The person denied the request.")),
-        _ => redirect(&format!("{}/{env}/signon/?flowId={flow_id}", app.settings.public_base_url)),
+        _ => redirect(&format!("{}{}", app.settings.public_base_url, pages.signon_url(flow_id))),
     }
 }

@@ -1,12 +1,13 @@
 //! `POST /{envId}/as/revoke` and PingFederate's `/as/revoke_token.oauth2` (RFC 7009).
-//! Revoking a refresh token, or an access token from a grant, revokes the grant's whole family.
+//! Revoking a refresh token, or an access token from a grant, revokes the grant's whole family;
+//! a client credentials access token is revoked alone.
 //! The answer is 200 whatever the token was (§2.2), so it reveals nothing.
 
 use http::StatusCode;
 
 use crate::endpoints::client_and_token;
 use crate::error::{finish, OAuthError};
-use crate::grants::inspect::inspect;
+use crate::grants::inspect::{inspect, Live};
 use crate::http::{no_store, Request, Response};
 use crate::routes::Context;
 
@@ -15,11 +16,21 @@ pub async fn handle(ctx: &Context<'_>, req: &Request) -> Response {
 }
 
 async fn respond(ctx: &Context<'_>, req: &Request) -> Result<Response, OAuthError> {
-    let (client, token) = client_and_token(ctx, req).await?;
-    if let Some(live) = inspect(ctx.app, ctx.environment_id(), &token).await? {
+    let (client, token) = client_and_token(ctx, req, false).await?;
+    if let Some(live) = inspect(ctx.app, ctx.dialect, ctx.environment_id(), &token).await? {
         // Only the application a token was issued to may revoke it (§2.1).
-        if let Some(family) = live.family().filter(|_| live.client_id() == client.client_id) {
-            ctx.app.store.revoke_family(family.kind, &family.grant_id, ctx.app.clock.now_ms()).await?;
+        if live.client_id() == client.client_id {
+            match (live.family(), &live) {
+                (Some(family), _) => {
+                    ctx.app.store.revoke_family(family.kind, &family.grant_id, ctx.app.clock.now_ms()).await?
+                }
+                // A token without a family (client credentials) is revoked alone, until it expires.
+                (None, Live::Access { claims, .. }) => {
+                    let jti = claims["jti"].as_str().unwrap_or_default();
+                    ctx.app.store.revoke_token(jti, claims["exp"].as_i64().unwrap_or_default()).await?
+                }
+                (None, Live::Refresh { .. }) => {}
+            }
         }
     }
     let mut response = http::Response::new(Vec::new());

@@ -30,6 +30,9 @@ fn challenge(status: StatusCode, error: Option<(&str, &str)>) -> Response {
 
 /// The bearer token: the `Authorization` header (§2.1) or, on POST, the form (§2.2); never both.
 fn bearer(req: &Request) -> Result<Option<String>, ()> {
+    if req.headers.get_all(AUTHORIZATION).iter().count() > 1 {
+        return Err(());
+    }
     let header =
         req.header(AUTHORIZATION).and_then(|v| v.split_once(' ')).filter(|(s, _)| s.eq_ignore_ascii_case("bearer"));
     let form = if req.method == Method::POST {
@@ -50,7 +53,7 @@ pub async fn handle(ctx: &Context<'_>, req: &Request) -> Response {
         Ok(None) => return challenge(StatusCode::UNAUTHORIZED, None),
         Err(()) => return challenge(StatusCode::BAD_REQUEST, Some(("invalid_request", "Present the token once."))),
     };
-    let live = match inspect(ctx.app, ctx.environment_id(), &token).await {
+    let live = match inspect(ctx.app, ctx.dialect, ctx.environment_id(), &token).await {
         Ok(live) => live,
         Err(_) => {
             return challenge(StatusCode::SERVICE_UNAVAILABLE, Some(("temporarily_unavailable", "Retry shortly.")))

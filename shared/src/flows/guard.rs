@@ -1,83 +1,199 @@
-//! Limits on guessing user codes (RFC 8628 §5.1), shared by the pages and the flow API.
+//! Limits on guessing user codes (RFC 8628 §5.1) and passwords (RFC 6749 §10.10), shared by the
+//! pages and the flow API. Every count lives in the store and every limit is a condition of the
+//! write that counts, so they hold across instances and under concurrency (`GuardStore`).
 //!
-//! Three counters of wrong codes, all kept in the store so they hold across instances:
-//! - per flow (the browser session): after `FLOW_MAX_FAILURES` the flow accepts no more codes;
-//! - per client IP (IPv6 by /64) and 15-minute window: after `IP_MAX_FAILURES` the IP waits for
-//!   the window to end;
-//! - per environment and minute: past `ENV_SOFT_FAILURES` only IPs with no wrong code in their
-//!   window may try (people typing their first code still get through, repeat guessers wait);
-//!   past `ENV_HARD_FAILURES` everyone waits for the next minute.
+//! Addresses are counted by network (IPv4 /32, IPv6 /64, the block one subscriber holds) and by
+//! block (IPv4 /24, IPv6 /48, the block one operator holds). An attempt is judged in one of two
+//! tiers, tried in order:
 //!
-//! With 8-letter codes (20^8 ≈ 2.56e10) at most `ENV_HARD_FAILURES` wrong guesses a minute reach
-//! the store, so within a code's 600-second life at most 165 guesses (10 minutes plus a window
-//! boundary) are tried. With L live codes in the environment the chance that any guess hits is
-//! at most 165 * L / 20^8: 6.4e-7 (2^-20.6) for L = 100.
+//! - **clean**: a source that has not failed lately (no failure of its network, few of its
+//!   block) always gets its attempt, whatever others do; its failure makes it dirty. So no
+//!   number of attackers can lock people out who type their code right the first time.
+//! - **dirty**: everyone else, under the per-source limits and an environment-wide one.
+//!
+//! User codes: a flow takes 5 wrong codes; a network 10 per 15 minutes; the environment 15
+//! per minute from dirty sources; a block 3 clean failures per 15 minutes. Within a code's
+//! 600-second life (11 minute windows, 2 block windows) an attacker holding `b` blocks gets at
+//! most `15 * 11 + 3 * 2 * b` = `165 + 6b` guesses, so with L live codes among 20^8 the chance
+//! of a hit is at most `(165 + 6b) * L / 20^8`: 6.7e-7 (2^-20.5) for one block and L = 100.
+//!
+//! Passwords: an account takes 5 wrong passwords per 15 minutes from one network (then that
+//! network is locked out of that account), 20 from dirty networks altogether; a network 20
+//! wrong passwords per 15 minutes over all accounts; an account 3 clean failures per block. A
+//! person on a network that has not failed for their account can always sign on, so nobody can
+//! lock a known username out. Unknown usernames are counted alike: the answers do not tell them
+//! apart.
 
 use std::net::IpAddr;
 
+use crate::app::App;
 use crate::error::FlowError;
-use crate::store::LimiterKeys;
+use crate::hashing::Purpose;
+use crate::store::Counter;
 
 pub const FLOW_MAX_FAILURES: u32 = 5;
-pub const IP_MAX_FAILURES: u32 = 10;
-pub const IP_WINDOW_S: i64 = 15 * 60;
-pub const ENV_SOFT_FAILURES: u32 = 5;
-pub const ENV_HARD_FAILURES: u32 = 15;
+pub const NETWORK_MAX_FAILURES: u32 = 10;
+pub const NETWORK_WINDOW_S: i64 = 15 * 60;
+pub const BLOCK_CLEAN_FAILURES: u32 = 3;
+pub const ENV_MAX_FAILURES: u32 = 15;
 pub const ENV_WINDOW_S: i64 = 60;
 
-/// The counters that apply to an attempt at `now_s` from `ip`.
-pub fn limiter_keys(environment_id: &str, ip: Option<IpAddr>, now_s: i64) -> LimiterKeys {
-    let ip_window = now_s.div_euclid(IP_WINDOW_S);
-    let env_window = now_s.div_euclid(ENV_WINDOW_S);
-    LimiterKeys {
-        ip: format!("{environment_id}#IP#{}#{ip_window}", ip_bucket(ip)),
-        ip_expires_at: (ip_window + 1) * IP_WINDOW_S,
-        environment: format!("{environment_id}#ENV#{env_window}"),
-        environment_expires_at: (env_window + 1) * ENV_WINDOW_S,
+pub const ACCOUNT_NETWORK_MAX_FAILURES: u32 = 5;
+pub const ACCOUNT_MAX_FAILURES: u32 = 20;
+pub const SIGN_ON_NETWORK_MAX_FAILURES: u32 = 20;
+pub const SIGN_ON_WINDOW_S: i64 = 15 * 60;
+
+/// The two tiers, in the order they are tried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tier {
+    Clean,
+    Dirty,
+}
+
+pub const TIERS: [Tier; 2] = [Tier::Clean, Tier::Dirty];
+
+/// What a counter counts, so a refusal can say which limit was reached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    Network,
+    Block,
+    Environment,
+    SignOnNetwork,
+    Account,
+    AccountNetwork,
+    AccountBlock,
+}
+
+/// The counters of one attempt, with what each counts.
+#[derive(Clone, Debug)]
+pub struct Counters {
+    pub counters: Vec<Counter>,
+    pub scopes: Vec<Scope>,
+}
+
+impl Counters {
+    fn new() -> Self {
+        Self { counters: Vec::new(), scopes: Vec::new() }
+    }
+
+    fn push(&mut self, scope: Scope, counter: Counter) {
+        self.counters.push(counter);
+        self.scopes.push(scope);
+    }
+
+    /// The counter of `scope`, if the attempt has one.
+    pub fn get(&self, scope: Scope) -> Option<&Counter> {
+        self.scopes.iter().position(|s| *s == scope).map(|i| &self.counters[i])
     }
 }
 
-/// IPv4 addresses count alone; IPv6 by /64, the block one subscriber usually holds.
-fn ip_bucket(ip: Option<IpAddr>) -> String {
+/// A network (`/32`, `/64`) and its block (`/24`, `/48`).
+pub fn buckets(ip: Option<IpAddr>) -> (String, String) {
     match ip {
-        Some(IpAddr::V4(v4)) => v4.to_string(),
+        Some(IpAddr::V4(v4)) => {
+            let o = v4.octets();
+            (v4.to_string(), format!("{}.{}.{}.0/24", o[0], o[1], o[2]))
+        }
         Some(IpAddr::V6(v6)) => {
             let s = v6.segments();
-            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            (
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3]),
+                format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2]),
+            )
         }
-        None => "unknown".to_owned(),
+        None => ("unknown".to_owned(), "unknown".to_owned()),
     }
 }
 
-/// Refuses the attempt when a limit is reached, saying how long to wait.
-pub fn check(
-    flow_failures: u32,
-    ip_failures: u32,
-    env_failures: u32,
-    keys: &LimiterKeys,
-    now_s: i64,
-) -> Result<(), FlowError> {
-    if flow_failures >= FLOW_MAX_FAILURES {
-        return Err(FlowError::too_many_attempts(
-            "Too many incorrect codes were entered in this sign-in. Start again from your device.",
-            None,
-        ));
-    }
-    if ip_failures >= IP_MAX_FAILURES {
-        let wait = keys.ip_expires_at - now_s;
-        return Err(FlowError::too_many_attempts(
-            format!("Too many incorrect codes from your network. Try again in {} minutes.", (wait + 59) / 60),
-            Some(wait),
-        ));
-    }
-    if env_failures >= ENV_HARD_FAILURES || (env_failures >= ENV_SOFT_FAILURES && ip_failures > 0) {
-        let wait = keys.environment_expires_at - now_s;
-        return Err(FlowError::too_many_attempts(
+/// A counter of `scope` over `what` in the window of `window_s` holding `now_s`. Its key is a keyed
+/// hash: the table holds no address or username.
+fn counter(app: &App, env: &str, scope: Scope, what: &str, window_s: i64, now_s: i64, below: Option<u32>) -> Counter {
+    let window = now_s.div_euclid(window_s);
+    let key = app.hasher.digest(Purpose::Counter, env, &format!("{scope:?}|{window}|{what}"));
+    Counter { key, expires_at: (window + 1) * window_s, below }
+}
+
+/// The flow's limit and the counters of a user-code attempt from `ip` in `tier`.
+pub fn user_code_counters(app: &App, env: &str, ip: Option<IpAddr>, now_s: i64, tier: Tier) -> (u32, Counters) {
+    let (network, block) = buckets(ip);
+    let (flow_below, network_below, block_below, env_below) = match tier {
+        Tier::Clean => (1, Some(1), Some(BLOCK_CLEAN_FAILURES), None),
+        Tier::Dirty => (FLOW_MAX_FAILURES, Some(NETWORK_MAX_FAILURES), None, Some(ENV_MAX_FAILURES)),
+    };
+    let mut c = Counters::new();
+    c.push(Scope::Network, counter(app, env, Scope::Network, &network, NETWORK_WINDOW_S, now_s, network_below));
+    c.push(Scope::Block, counter(app, env, Scope::Block, &block, NETWORK_WINDOW_S, now_s, block_below));
+    c.push(Scope::Environment, counter(app, env, Scope::Environment, "", ENV_WINDOW_S, now_s, env_below));
+    (flow_below, c)
+}
+
+/// The counters of a sign-on attempt for `username` (its key: any case, known or not) from `ip`.
+pub fn sign_on_counters(app: &App, env: &str, username: &str, ip: Option<IpAddr>, now_s: i64, tier: Tier) -> Counters {
+    let (network, block) = buckets(ip);
+    let account = crate::model::username_key(username);
+    let w = SIGN_ON_WINDOW_S;
+    let (account_network_below, account_block_below, account_below) = match tier {
+        Tier::Clean => (Some(1), Some(BLOCK_CLEAN_FAILURES), None),
+        Tier::Dirty => (Some(ACCOUNT_NETWORK_MAX_FAILURES), None, Some(ACCOUNT_MAX_FAILURES)),
+    };
+    let mut c = Counters::new();
+    let on = |scope, what: &str, below| counter(app, env, scope, what, w, now_s, below);
+    c.push(Scope::SignOnNetwork, on(Scope::SignOnNetwork, &network, Some(SIGN_ON_NETWORK_MAX_FAILURES)));
+    c.push(Scope::AccountNetwork, on(Scope::AccountNetwork, &format!("{account}|{network}"), account_network_below));
+    c.push(Scope::AccountBlock, on(Scope::AccountBlock, &format!("{account}|{block}"), account_block_below));
+    c.push(Scope::Account, on(Scope::Account, &account, account_below));
+    c
+}
+
+fn seconds_left(counter: Option<&Counter>, now_s: i64) -> i64 {
+    counter.map_or(60, |c| (c.expires_at - now_s).max(1))
+}
+
+fn minutes(seconds: i64) -> i64 {
+    (seconds + 59) / 60
+}
+
+/// The answer when the flow itself has taken its share of wrong codes.
+pub fn flow_locked() -> FlowError {
+    FlowError::too_many_attempts(
+        "userCode",
+        "Too many incorrect codes were entered in this sign-in. Start again from your device.",
+        None,
+    )
+}
+
+/// The answer to a user-code attempt refused in the dirty tier, naming the first limit reached.
+pub fn user_code_refusal(counters: &Counters, refused: &[usize], now_s: i64) -> FlowError {
+    let scope = refused.iter().map(|i| counters.scopes[*i]).next().unwrap_or(Scope::Environment);
+    let wait = seconds_left(counters.get(scope), now_s);
+    match scope {
+        Scope::Environment => FlowError::too_many_attempts(
+            "userCode",
             format!("Many incorrect codes are being entered right now. Try again in {wait} seconds."),
             Some(wait),
-        ));
+        ),
+        _ => FlowError::too_many_attempts(
+            "userCode",
+            format!("Too many incorrect codes from your network. Try again in {} minutes.", minutes(wait)),
+            Some(wait),
+        ),
     }
-    Ok(())
+}
+
+/// The answer to a sign-on refused in the dirty tier: PingOne's locked-account answer for the
+/// account limits, `REQUEST_LIMITED` for the network's.
+pub fn sign_on_refusal(counters: &Counters, refused: &[usize], now_s: i64) -> FlowError {
+    let scopes: Vec<Scope> = refused.iter().map(|i| counters.scopes[*i]).collect();
+    if scopes.contains(&Scope::SignOnNetwork) {
+        let wait = seconds_left(counters.get(Scope::SignOnNetwork), now_s);
+        return FlowError::too_many_attempts(
+            "username",
+            format!("Too many failed sign-ons from your network. Try again in {} minutes.", minutes(wait)),
+            Some(wait),
+        );
+    }
+    let wait = seconds_left(counters.get(Scope::AccountNetwork), now_s);
+    FlowError::password_locked_out(wait)
 }
 
 #[cfg(test)]
@@ -85,34 +201,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keys_bucket_windows_and_ipv6_prefixes() {
-        let a = limiter_keys("e", "2001:db8:1:2:aaaa::1".parse().ok(), 1000);
-        let b = limiter_keys("e", "2001:db8:1:2:bbbb::9".parse().ok(), 1000);
-        assert_eq!(a.ip, b.ip, "one /64 is one client");
-        assert_eq!(a.ip_expires_at, 1800);
-        assert_eq!(a.environment_expires_at, 1020);
-        assert_ne!(
-            limiter_keys("e", "192.0.2.1".parse().ok(), 1000).ip,
-            limiter_keys("e", "192.0.2.2".parse().ok(), 1000).ip
-        );
-        assert_ne!(limiter_keys("e", None, 1000).ip, limiter_keys("e", None, 1800).ip, "a new window counts anew");
-    }
-
-    #[test]
-    fn limits_apply_in_order() {
-        let keys = limiter_keys("e", None, 1000);
-        assert!(check(4, 9, 4, &keys, 1000).is_ok());
-        assert_eq!(check(5, 0, 0, &keys, 1000).unwrap_err().status, 429);
-        let ip = check(0, 10, 0, &keys, 1000).unwrap_err();
-        assert!(ip.message.contains("14 minutes"), "{}", ip.message);
-        assert!(check(0, 0, 5, &keys, 1000).is_ok(), "first-time guessers pass the soft limit");
-        assert!(check(0, 1, 5, &keys, 1000).is_err(), "repeat guessers wait at the soft limit");
-        assert!(check(0, 0, 15, &keys, 1000).is_err(), "everyone waits at the hard limit");
+    fn networks_and_blocks_bucket_addresses() {
+        assert_eq!(buckets("192.0.2.7".parse().ok()), ("192.0.2.7".into(), "192.0.2.0/24".into()));
+        let (net, block) = buckets("2001:db8:1:2:aaaa::1".parse().ok());
+        assert_eq!((net.as_str(), block.as_str()), ("2001:db8:1:2::/64", "2001:db8:1::/48"));
+        assert_eq!(buckets("2001:db8:1:2:bbbb::9".parse().ok()).0, net, "one /64 is one network");
+        assert_eq!(buckets("2001:db8:1:ff::9".parse().ok()).1, block, "one /48 is one block");
     }
 
     #[test]
     fn the_guessing_probability_meets_the_goal() {
-        let guesses = f64::from(ENV_HARD_FAILURES) * (600.0 / ENV_WINDOW_S as f64 + 1.0);
+        // Environment-limited guesses over a code's life (10 minutes and a window boundary),
+        // plus the clean ones of one block (two 15-minute windows).
+        let guesses =
+            f64::from(ENV_MAX_FAILURES) * (600.0 / ENV_WINDOW_S as f64 + 1.0) + f64::from(BLOCK_CLEAN_FAILURES) * 2.0;
         let p = guesses * 100.0 / 20f64.powi(8);
         assert!(p < 2f64.powi(-20), "{p}");
     }

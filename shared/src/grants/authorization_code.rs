@@ -12,10 +12,17 @@ use crate::grants::{issue_tokens, refresh, requested_scopes, Issue, TokenRespons
 use crate::hashing::Purpose;
 use crate::http::{encode_query_value, Params};
 use crate::model::{Application, GrantType, PkceEnforcement};
-use crate::store::{AuthorizeRequest, CodeGrant, CodeRedemption, FlowRecord, GrantKind};
+use crate::store::{AuthorizeRequest, CodeGrant, CodeProof, CodeRedemption, FlowRecord, GrantKind};
 
 /// Authorization codes live 60 seconds (PingFederate's default).
 pub const CODE_LIFETIME_S: i64 = 60;
+
+/// The longest free-text parameters an authorization request may carry: they are stored with
+/// its flow before anyone has signed on, so an unauthenticated caller stores little.
+pub const MAX_STATE_LEN: usize = 2048;
+pub const MAX_NONCE_LEN: usize = 512;
+/// The longest email address (RFC 5321 §4.5.3.1: 64 + 1 + 255).
+pub const MAX_LOGIN_HINT_LEN: usize = 320;
 
 /// A refused authorization request: before the client and its redirect URI are trusted the
 /// person sees a page; afterwards the client gets the error at its redirect URI.
@@ -88,12 +95,13 @@ pub async fn validate(
     if !application.redirect_uris.iter().any(|u| u == redirect_uri) {
         return Err(page("The redirect_uri is not registered for this application."));
     }
+    let state = params.get("state");
     let mut request = AuthorizeRequest {
         issuer,
         client_id: application.client_id.clone(),
         redirect_uri: redirect_uri.to_owned(),
         scopes: Vec::new(),
-        state: params.get("state").map(str::to_owned),
+        state: state.filter(|s| s.len() <= MAX_STATE_LEN).map(str::to_owned),
         nonce: params.get("nonce").map(str::to_owned),
         code_challenge: None,
         code_challenge_method: None,
@@ -105,6 +113,18 @@ pub async fn validate(
     let fail = |request: &AuthorizeRequest, error: &str, description: &str| {
         AuthorizeError::Redirect(error_redirect(request, error, description))
     };
+    // RFC 6749 §4.1.2.1: too long to keep is a malformed request (an oversized state is left
+    // out of the answer too).
+    if state.is_some_and(|s| s.len() > MAX_STATE_LEN) {
+        return Err(fail(&request, "invalid_request", &format!("state must be at most {MAX_STATE_LEN} characters.")));
+    }
+    if request.nonce.as_ref().is_some_and(|n| n.len() > MAX_NONCE_LEN) {
+        return Err(fail(&request, "invalid_request", &format!("nonce must be at most {MAX_NONCE_LEN} characters.")));
+    }
+    if request.login_hint.as_ref().is_some_and(|h| h.len() > MAX_LOGIN_HINT_LEN) {
+        let description = format!("login_hint must be at most {MAX_LOGIN_HINT_LEN} characters.");
+        return Err(fail(&request, "invalid_request", &description));
+    }
     match params.get("response_type") {
         None => return Err(fail(&request, "invalid_request", "The response_type parameter is required.")),
         Some("code") => {}
@@ -159,7 +179,8 @@ pub async fn validate(
         Some("consent") => Prompt::Consent,
         Some(_) => return Err(fail(&request, "invalid_request", "prompt must be none, login or consent.")),
     };
-    request.force_login = prompt == Prompt::Login;
+    // OIDC Core §3.1.2.1: max_age=0 is prompt=login.
+    request.force_login = prompt == Prompt::Login || request.max_age == Some(0);
     request.force_consent = prompt == Prompt::Consent;
     Ok((application, request, prompt))
 }
@@ -190,24 +211,22 @@ pub async fn issue_code(app: &App, flow: &FlowRecord) -> Result<Option<String>, 
     Ok(app.store.resume_flow(&flow.flow_id, &grant, now_ms).await?.then_some(code))
 }
 
-/// RFC 7636 §4.6.
-fn pkce_ok(request: &AuthorizeRequest, verifier: Option<&str>) -> bool {
-    match (&request.code_challenge, verifier) {
-        (None, None) => true,
-        (Some(challenge), Some(verifier)) if is_pkce_value(verifier) => {
-            let computed = match request.code_challenge_method.as_deref() {
-                Some("S256") => B64.encode(digest::digest(&digest::SHA256, verifier.as_bytes())),
-                _ => verifier.to_owned(),
-            };
-            aws_lc_rs::constant_time::verify_slices_are_equal(computed.as_bytes(), challenge.as_bytes()).is_ok()
+/// The PKCE keys (`AuthorizeRequest::pkce_key`) a presented verifier answers: S256 and plain for a
+/// well-formed verifier, `none` without one (RFC 7636 §4.6). A verifier without a challenge is a
+/// PKCE downgrade (RFC 9700 §2.1.1) and answers nothing.
+fn pkce_keys(verifier: Option<&str>) -> Vec<String> {
+    match verifier {
+        None => vec!["none".to_owned()],
+        Some(v) if is_pkce_value(v) => {
+            vec![format!("S256:{}", B64.encode(digest::digest(&digest::SHA256, v.as_bytes()))), format!("plain:{v}")]
         }
-        // A verifier without a challenge is a PKCE downgrade attempt (RFC 9700 §2.1.1).
-        _ => false,
+        Some(_) => vec!["malformed".to_owned()],
     }
 }
 
-/// The token endpoint's `authorization_code` grant. A replayed code revokes every token issued
-/// from it (RFC 6749 §4.1.2).
+/// The token endpoint's `authorization_code` grant. The code is spent only by a request whose
+/// client, redirect URI, issuer and PKCE verifier all match (one conditional write); a replayed
+/// code revokes every token issued from it (RFC 6749 §4.1.2).
 pub async fn redeem(
     app: &App,
     issuer: String,
@@ -226,8 +245,13 @@ pub async fn redeem(
     let now_ms = app.clock.now_ms();
     let lifetime = if with_refresh { application.refresh_token_lifetime } else { application.access_token_lifetime };
     let keep_until = now_ms.div_euclid(1000) + i64::from(lifetime);
-    let grant = match app.store.redeem_code(&grant_id, &application.client_id, now_ms, with_refresh, keep_until).await?
-    {
+    let proof = CodeProof {
+        client_id: application.client_id.clone(),
+        redirect_uri: redirect_uri.to_owned(),
+        issuer: issuer.clone(),
+        pkce: pkce_keys(params.get("code_verifier")),
+    };
+    let grant = match app.store.redeem_code(&grant_id, &proof, now_ms, with_refresh, keep_until).await? {
         CodeRedemption::Redeemed(grant) => grant,
         CodeRedemption::Replayed => {
             app.store.revoke_family(GrantKind::Code, &grant_id, now_ms).await?;
@@ -235,16 +259,11 @@ pub async fn redeem(
                 "The authorization code was already used; the tokens issued from it are revoked.",
             ));
         }
+        CodeRedemption::Mismatch(grant) => return Err(mismatch(&grant.request, &proof)),
         CodeRedemption::Invalid => {
             return Err(OAuthError::invalid_grant("The authorization code is invalid or expired."))
         }
     };
-    if grant.request.redirect_uri != redirect_uri {
-        return Err(OAuthError::invalid_grant("The redirect_uri does not match the authorization request."));
-    }
-    if !pkce_ok(&grant.request, params.get("code_verifier")) {
-        return Err(OAuthError::invalid_grant("The code_verifier does not match the code_challenge."));
-    }
     let kind = GrantKind::Code;
     Ok(issue_tokens(
         app,
@@ -258,6 +277,19 @@ pub async fn redeem(
             refresh_token: with_refresh.then(|| refresh::issue(app, kind, &grant.grant_id, 0)),
         },
     ))
+}
+
+/// What a redemption that spent nothing got wrong.
+fn mismatch(request: &AuthorizeRequest, proof: &CodeProof) -> OAuthError {
+    if request.redirect_uri != proof.redirect_uri {
+        OAuthError::invalid_grant("The redirect_uri does not match the authorization request.")
+    } else if request.issuer != proof.issuer {
+        OAuthError::invalid_grant(
+            "The authorization code was issued for another issuer; redeem it at its own token endpoint.",
+        )
+    } else {
+        OAuthError::invalid_grant("The code_verifier does not match the code_challenge.")
+    }
 }
 
 #[cfg(test)]
@@ -285,13 +317,16 @@ mod tests {
     fn pkce_follows_rfc_7636() {
         // RFC 7636 Appendix B.
         let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        let answers = |r: &AuthorizeRequest, v: Option<&str>| pkce_keys(v).contains(&r.pkce_key());
         let s256 = request(Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"), Some("S256"));
-        assert!(pkce_ok(&s256, Some(verifier)));
-        assert!(!pkce_ok(&s256, Some("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXj")));
-        assert!(!pkce_ok(&s256, None));
-        assert!(!pkce_ok(&request(None, None), Some(verifier)), "no downgrade");
-        assert!(pkce_ok(&request(Some(verifier), Some("plain")), Some(verifier)));
-        assert!(pkce_ok(&request(None, None), None));
+        assert!(answers(&s256, Some(verifier)));
+        assert!(!answers(&s256, Some("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXj")));
+        assert!(!answers(&s256, None));
+        assert!(!answers(&s256, Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM")), "the challenge is no verifier");
+        assert!(!answers(&request(None, None), Some(verifier)), "no downgrade");
+        assert!(answers(&request(Some(verifier), Some("plain")), Some(verifier)));
+        assert!(answers(&request(None, None), None));
+        assert!(!answers(&request(Some("short"), Some("plain")), Some("short")), "verifiers are 43-128 characters");
     }
 
     #[test]

@@ -6,7 +6,7 @@ use crate::error::OAuthError;
 use crate::grants::{issue_tokens, refresh, Issue, TokenResponse};
 use crate::hashing::Purpose;
 use crate::model::{Application, GrantType};
-use crate::store::{Created, DeviceGrant, GrantKind, PollRecord, Requester, UserCodeEntry};
+use crate::store::{Counter, Created, DeviceGrant, GrantKind, PollRecord, Requester, UserCodeEntry};
 
 /// RFC 8628 §3.5: each `slow_down` adds five seconds to the interval, for good.
 pub const SLOW_DOWN_STEP_S: u32 = 5;
@@ -17,6 +17,11 @@ const EXTRA_POLLS: usize = 64;
 
 /// Draws of a fresh user code before giving up (a collision among live codes is rare: 20^8).
 const USER_CODE_ATTEMPTS: usize = 5;
+
+/// Device authorizations a network (IPv4 address, IPv6 /64) may ask for per minute.
+pub const PER_NETWORK_PER_MINUTE: u32 = 20;
+/// Device authorizations one application may ask for per minute, from everywhere.
+pub const PER_CLIENT_PER_MINUTE: u32 = 600;
 
 /// What the device is told at the device authorization endpoint.
 #[derive(Debug)]
@@ -31,9 +36,11 @@ pub struct DeviceAuthorization {
 /// no live grant of the environment holds. One store write in the normal case.
 pub async fn authorize(
     app: &App,
+    dialect: Dialect,
     application: &Application,
     scopes: Vec<String>,
     requester: Requester,
+    ip: Option<std::net::IpAddr>,
 ) -> Result<DeviceAuthorization, OAuthError> {
     let env = &application.environment_id;
     let device_code = DeviceCode::generate(&*app.random);
@@ -43,6 +50,7 @@ pub async fn authorize(
         grant_id: app.hasher.digest(Purpose::DeviceCode, "", device_code.secret()),
         environment_id: env.clone(),
         client_id: application.client_id.clone(),
+        issuer: app.issuer(dialect, env),
         scopes,
         created_ms: now_ms,
         expires_at,
@@ -54,6 +62,7 @@ pub async fn authorize(
         rt_generation: None,
         revoked_ms: None,
     };
+    let counters = rate_counters(app, env, &application.client_id, ip, now_ms.div_euclid(1000));
     for _ in 0..USER_CODE_ATTEMPTS {
         let user_code = UserCode::generate(&*app.random, usize::from(application.user_code_length));
         let entry = UserCodeEntry {
@@ -66,17 +75,41 @@ pub async fn authorize(
             expires_at,
             requester: grant.requester.clone(),
         };
-        if app.store.create_device_grant(&grant, &entry, now_ms.div_euclid(1000)).await? == Created::Created {
-            return Ok(DeviceAuthorization {
-                device_code,
-                user_code,
-                expires_in: application.device_timeout,
-                interval: application.device_polling_interval,
-            });
+        match app.store.create_device_grant(&grant, &entry, now_ms.div_euclid(1000), &counters).await? {
+            Created::Created => {
+                return Ok(DeviceAuthorization {
+                    device_code,
+                    user_code,
+                    expires_in: application.device_timeout,
+                    interval: application.device_polling_interval,
+                })
+            }
+            Created::UserCodeTaken => {}
+            Created::Limited(_) => {
+                let wait = counters[0].expires_at - now_ms.div_euclid(1000);
+                return Err(OAuthError::rate_limited(
+                    format!("Too many device authorization requests; retry in {wait} seconds."),
+                    wait,
+                ));
+            }
         }
     }
     tracing::error!(environment = %env, "no free user code after {USER_CODE_ATTEMPTS} draws");
     Err(OAuthError::temporarily_unavailable())
+}
+
+/// The rate counters of a device authorization: per network and per client, per minute. Both
+/// count in the same write that creates the grant, so they hold across instances at no extra
+/// store request.
+fn rate_counters(app: &App, env: &str, client_id: &str, ip: Option<std::net::IpAddr>, now_s: i64) -> Vec<Counter> {
+    let window = now_s.div_euclid(60);
+    let expires_at = (window + 1) * 60;
+    let (network, _) = crate::flows::guard::buckets(ip);
+    let key = |what: String| app.hasher.digest(Purpose::Counter, env, &format!("DeviceAuthorization|{window}|{what}"));
+    vec![
+        Counter { key: key(format!("network|{network}")), expires_at, below: Some(PER_NETWORK_PER_MINUTE) },
+        Counter { key: key(format!("client|{client_id}")), expires_at, below: Some(PER_CLIENT_PER_MINUTE) },
+    ]
 }
 
 /// The polling history of a grant, replayed: RFC 8628 §3.5 asks that a client polling faster
@@ -166,7 +199,8 @@ pub async fn poll(
     let grant_id = app.hasher.digest(Purpose::DeviceCode, "", device_code.secret());
     let now_ms = app.clock.now_ms();
     let limit = max_polls(application.device_polling_interval, application.device_timeout);
-    let record = app.store.record_poll(&grant_id, &application.client_id, now_ms, limit).await?;
+    let issuer = app.issuer(dialect, &application.environment_id);
+    let record = app.store.record_poll(&grant_id, &application.client_id, &issuer, now_ms, limit).await?;
     match judge(&record, now_ms) {
         PollVerdict::Invalid => Err(OAuthError::invalid_device_code()),
         PollVerdict::Expired => Err(OAuthError::expired_token()),
@@ -204,7 +238,11 @@ async fn redeem(
     Ok(issue_tokens(
         app,
         Issue {
-            issuer: app.issuer(dialect, &grant.environment_id),
+            issuer: if grant.issuer.is_empty() {
+                app.issuer(dialect, &grant.environment_id)
+            } else {
+                grant.issuer.clone()
+            },
             application,
             subject: Some(&decision.subject),
             scopes: &grant.scopes,
@@ -225,6 +263,7 @@ mod tests {
             grant_id: "g".into(),
             environment_id: "e".into(),
             client_id: "c".into(),
+            issuer: String::new(),
             scopes: vec![],
             created_ms: 0,
             expires_at: 600,

@@ -1,6 +1,8 @@
 //! What a presented token is worth: for introspection (RFC 7662), revocation (RFC 7009) and
-//! userinfo. Access tokens are checked by signature, expiry and issuer, then against their
-//! family (a revoked grant revokes its access tokens too); refresh tokens by MAC and family.
+//! userinfo. Access tokens are checked by signature, expiry and issuer (the dialect's: a token
+//! is good only at the endpoints of the issuer that issued it), then against their family (a
+//! revoked grant revokes its access tokens too) or, without a family (client credentials),
+//! against the revoked tokens; refresh tokens by MAC and family.
 
 use serde_json::Value;
 
@@ -41,14 +43,17 @@ fn grant_of(claims: &Value) -> Option<(GrantKind, String)> {
     Some((kind, id.to_owned()))
 }
 
-/// The live token, or `None` for anything unknown, expired, revoked or of another environment.
-pub async fn inspect(app: &App, environment_id: &str, token: &str) -> StoreResult<Option<Live>> {
+/// The live token, or `None` for anything unknown, expired, revoked, of another environment or
+/// of another issuer than `dialect`'s.
+pub async fn inspect(app: &App, dialect: Dialect, environment_id: &str, token: &str) -> StoreResult<Option<Live>> {
     let now_s = app.clock.now_s();
+    let issuer = app.issuer(dialect, environment_id);
     if let Some((kind, grant_id, generation)) = refresh::parse(app, token) {
         let family = app.store.family(kind, &grant_id).await?;
         return Ok(family
             .filter(|f| {
                 f.environment_id == environment_id
+                    && (f.issuer.is_empty() || f.issuer == issuer)
                     && !f.revoked
                     && f.expires_at > now_s
                     && f.rt_generation == Some(generation)
@@ -58,11 +63,8 @@ pub async fn inspect(app: &App, environment_id: &str, token: &str) -> StoreResul
     let Some(claims) = app.signer.verify(token) else {
         return Ok(None);
     };
-    let ours = [Dialect::PingOne, Dialect::PingFederate]
-        .iter()
-        .filter(|d| **d == Dialect::PingOne || environment_id == app.settings.default_environment_id)
-        .any(|d| claims["iss"].as_str() == Some(app.issuer(*d, environment_id).as_str()));
-    if !ours || claims["client_id"].as_str().is_none() {
+    let ours = dialect == Dialect::PingOne || environment_id == app.settings.default_environment_id;
+    if !ours || claims["iss"].as_str() != Some(issuer.as_str()) || claims["client_id"].as_str().is_none() {
         return Ok(None);
     }
     let family = match grant_of(&claims) {
@@ -70,7 +72,13 @@ pub async fn inspect(app: &App, environment_id: &str, token: &str) -> StoreResul
             Some(f) if !f.revoked => Some(f),
             _ => return Ok(None),
         },
-        None => None,
+        None => {
+            let jti = claims["jti"].as_str().unwrap_or_default();
+            if app.store.token_revoked(jti).await? {
+                return Ok(None);
+            }
+            None
+        }
     };
     Ok(Some(Live::Access { claims, family }))
 }

@@ -67,8 +67,8 @@ pub async fn refresh(
     }
     let now_s = app.clock.now_s();
     let keep_until = now_s + i64::from(application.refresh_token_lifetime);
-    let rotation =
-        app.store.rotate_refresh(kind, &grant_id, &application.client_id, generation, now_s, keep_until).await?;
+    let client = &application.client_id;
+    let rotation = app.store.rotate_refresh(kind, &grant_id, client, &issuer, generation, now_s, keep_until).await?;
     let family = match rotation {
         Rotation::Rotated(family) => family,
         Rotation::Stale => {

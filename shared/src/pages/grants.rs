@@ -1,5 +1,6 @@
 //! "Connected apps": the remembered consents of the signed-in person, each revocable
-//! (PingFederate's Client Access page). Needs the `ST` session.
+//! (PingFederate's Client Access page). Needs the `ST` session. Removing an app's consent
+//! also revokes the tokens issued under it.
 
 use http::header::{HeaderValue, LOCATION};
 use http::StatusCode;
@@ -21,8 +22,10 @@ fn url(env: &str) -> String {
 pub async fn show(app: &App, env: &str, req: &Request) -> Response {
     let pages = Pages::new(app, env, req);
     let t = pages.text;
-    let Some(session) = Session::from_request(app, env, req) else {
-        return pages.finish(pages.message_page(StatusCode::UNAUTHORIZED, t.grants_title, t.not_signed_in));
+    let session = match Session::standing(app, env, req).await {
+        Ok(Some((session, _))) => session,
+        Ok(None) => return pages.finish(pages.message_page(StatusCode::UNAUTHORIZED, t.grants_title, t.not_signed_in)),
+        Err(_) => return pages.finish(pages.unavailable()),
     };
     let consents = match app.store.list_consents(env, &session.sub).await {
         Ok(c) => c,
@@ -55,15 +58,17 @@ pub async fn show(app: &App, env: &str, req: &Request) -> Response {
 pub async fn revoke(app: &App, env: &str, req: &Request) -> Response {
     let pages = Pages::new(app, env, req);
     let t = pages.text;
-    let Some(session) = Session::from_request(app, env, req) else {
-        return pages.finish(pages.message_page(StatusCode::UNAUTHORIZED, t.grants_title, t.not_signed_in));
+    let session = match Session::standing(app, env, req).await {
+        Ok(Some((session, _))) => session,
+        Ok(None) => return pages.finish(pages.message_page(StatusCode::UNAUTHORIZED, t.grants_title, t.not_signed_in)),
+        Err(_) => return pages.finish(pages.unavailable()),
     };
     let form = req.form().unwrap_or_default();
     if !pages.csrf_ok(CONTEXT, &form) {
         return pages.finish(pages.message_page(StatusCode::FORBIDDEN, t.grants_title, t.form_expired));
     }
     if let Some(client_id) = form.get("client_id") {
-        if app.store.revoke_consent(env, &session.sub, client_id).await.is_err() {
+        if app.store.revoke_consent(env, &session.sub, client_id, app.clock.now_ms()).await.is_err() {
             return pages.finish(pages.unavailable());
         }
     }

@@ -3,7 +3,10 @@
 //! `/as/user_authz.oauth2`). They drive the same flow engine as the flow API, in PingFederate's
 //! order (seed 000): connect a device (code), authenticate, approve, result.
 //!
-//! Works without JavaScript; every form carries a CSRF token bound to a cookie (double submit).
+//! Works without JavaScript; every form carries a CSRF token derived from the browser key
+//! (double submit). A page only shows a flow; every change is a form post. A flow's page opened
+//! in another browser does not continue that flow: a device flow starts afresh there, an
+//! authorization request is sent back to its application.
 
 pub mod grants;
 pub mod html;
@@ -15,65 +18,63 @@ use http::StatusCode;
 use self::html::{alert, code_input, esc, hidden, page, request_facts, scope_list};
 use self::text::{Text, EN};
 use crate::app::App;
+use crate::browser::BrowserKey;
 use crate::codes::UserCode;
 use crate::error::FlowError;
-use crate::flows::{self, FlowAction, FlowStatus};
-use crate::grants::authorization_code::fresh_enough;
-use crate::hashing::Purpose;
+use crate::flows::start::DeviceStart;
+use crate::flows::{self, FlowAction, FlowStatus, Opened, Started};
 use crate::http::{encode_query_value, Params, Request, Response};
 use crate::sessions::Session;
 use crate::store::{AuthorizeRequest, FlowRecord};
 
-pub const CSRF_COOKIE: &str = "signon_csrf";
-
-/// One page request: the app, the environment and the browser's CSRF secret.
+/// One page request: the app, the environment and the browser's key.
 pub struct Pages<'a> {
     pub app: &'a App,
     pub env: &'a str,
     pub text: &'static Text,
-    csrf_secret: String,
-    new_csrf_cookie: bool,
+    pub browser: BrowserKey,
+}
+
+/// `/{env}/signon/?flowId=…` with what the first page of a started flow shows.
+pub fn signon_path(env: &str, start: &DeviceStart) -> String {
+    let mut path = format!("/{env}/signon/?flowId={}", encode_query_value(&start.flow_id));
+    if let Some(code) = &start.confirm {
+        path.push_str(&format!("&user_code={}", encode_query_value(&code.display())));
+    }
+    if let Some(notice) = start.notice {
+        path.push_str(&format!("&notice={notice}"));
+    }
+    path
 }
 
 impl<'a> Pages<'a> {
     pub fn new(app: &'a App, env: &'a str, req: &Request) -> Self {
-        let existing = req.cookie(CSRF_COOKIE).filter(|v| v.len() >= 32).map(str::to_owned);
-        let new_csrf_cookie = existing.is_none();
-        let csrf_secret = existing.unwrap_or_else(|| crate::codes::random_token(&*app.random, 32));
-        Self { app, env, text: &EN, csrf_secret, new_csrf_cookie }
+        Self { app, env, text: &EN, browser: BrowserKey::of(app, req) }
     }
 
     /// The token a form for `context` (a flow id, or "grants") must carry.
     pub fn csrf_token(&self, context: &str) -> String {
-        self.app.hasher.digest(Purpose::Csrf, context, &self.csrf_secret)
+        self.browser.csrf_token(self.app, context)
     }
 
     pub fn csrf_ok(&self, context: &str, form: &Params) -> bool {
-        !self.new_csrf_cookie
-            && form.get("csrf").is_some_and(|t| self.app.hasher.verify(Purpose::Csrf, context, &self.csrf_secret, t))
+        self.browser.csrf_ok(self.app, context, form)
     }
 
-    /// Adds the CSRF cookie when this browser had none.
-    pub fn finish(&self, mut response: Response) -> Response {
-        if self.new_csrf_cookie {
-            let secure = if self.app.settings.insecure_loopback() { "" } else { "; Secure" };
-            let cookie = format!("{CSRF_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax{secure}", self.csrf_secret);
-            if let Ok(value) = HeaderValue::from_str(&cookie) {
-                response.headers_mut().append(SET_COOKIE, value);
-            }
-        }
-        response
+    /// Adds the browser key cookie when this browser had none.
+    pub fn finish(&self, response: Response) -> Response {
+        self.browser.finish(self.app, response)
     }
 
     pub fn signon_url(&self, flow_id: &str) -> String {
         format!("/{}/signon/?flowId={}", self.env, encode_query_value(flow_id))
     }
 
-    /// `303 See Other` back to the page of a flow (post, redirect, get).
-    fn see_flow(&self, flow_id: &str, session: Option<&Session>) -> Response {
+    /// `303 See Other` to `location` (post, redirect, get), with a new session's cookie.
+    fn see_other(&self, location: &str, session: Option<&Session>) -> Response {
         let mut response = http::Response::new(Vec::new());
         *response.status_mut() = StatusCode::SEE_OTHER;
-        if let Ok(location) = HeaderValue::from_str(&self.signon_url(flow_id)) {
+        if let Ok(location) = HeaderValue::from_str(location) {
             response.headers_mut().insert(LOCATION, location);
         }
         if let Some(session) = session {
@@ -103,146 +104,98 @@ impl<'a> Pages<'a> {
     pub fn unavailable(&self) -> Response {
         self.message_page(StatusCode::SERVICE_UNAVAILABLE, "Please try again", &FlowError::unavailable().message)
     }
+
+    /// Another browser's flow: a device flow starts afresh here (for the same application, with
+    /// a code from the link to confirm); an authorization request goes back to its application.
+    pub fn foreign(&self, started: &Started, query: &Params) -> Response {
+        if started.purpose == flows::Purpose::Authorization {
+            return self.other_browser();
+        }
+        let mut location = match &started.flow.application_id {
+            Some(app) => format!("/{}/device/{}", self.env, encode_query_value(app)),
+            None => format!("/{}/device", self.env),
+        };
+        if let Some(code) = query.get("user_code").and_then(UserCode::parse) {
+            location.push_str(&format!("?user_code={}", encode_query_value(&code.display())));
+        }
+        self.see_other(&location, None)
+    }
+
+    /// The answer to a flow of another browser that cannot start afresh.
+    pub fn other_browser(&self) -> Response {
+        self.message_page(StatusCode::FORBIDDEN, self.text.other_browser_title, self.text.other_browser_body)
+    }
 }
 
-/// What to show next for a flow.
-enum Next {
-    Show(Response),
-    /// The flow moved on (session resumed, code confirmed by bypass): look again.
-    Again(Box<FlowRecord>),
-}
-
-/// `GET /{envId}/signon/?flowId=…[&user_code=…]`.
+/// `GET /{envId}/signon/?flowId=…[&user_code=…][&notice=…]`: shows the flow's page; changes
+/// nothing.
 pub async fn show(app: &App, env: &str, req: &Request) -> Response {
     let pages = Pages::new(app, env, req);
     let query = req.query_params().unwrap_or_default();
     let Some(flow_id) = query.get("flowId") else {
         return pages.finish(pages.invalid());
     };
-    let response = match flows::load(app, env, flow_id).await {
-        Ok(flow) => render(&pages, req, flow, query.get("user_code")).await,
-        Err(e) if e.status == StatusCode::NOT_FOUND => pages.invalid(),
-        Err(_) => pages.unavailable(),
+    let response = match flows::open(app, env, flow_id, &pages.browser) {
+        Opened::Unknown => pages.invalid(),
+        Opened::Foreign(started) => pages.foreign(&started, &query),
+        Opened::Own(started) => match flows::current(app, &started).await {
+            Ok(flow) => render(&pages, &flow, &query).await,
+            Err(e) if e.status == StatusCode::NOT_FOUND => pages.invalid(),
+            Err(_) => pages.unavailable(),
+        },
     };
     pages.finish(response)
 }
 
-async fn render(pages: &Pages<'_>, req: &Request, mut flow: FlowRecord, prefill: Option<&str>) -> Response {
-    for _ in 0..3 {
-        match next(pages, req, &flow, prefill).await {
-            Next::Show(response) => return response,
-            Next::Again(moved) => flow = *moved,
-        }
-    }
-    pages.unavailable()
-}
-
-async fn next(pages: &Pages<'_>, req: &Request, flow: &FlowRecord, prefill: Option<&str>) -> Next {
-    let (app, env) = (pages.app, pages.env);
+/// The page a flow's state calls for.
+async fn render(pages: &Pages<'_>, flow: &FlowRecord, query: &Params) -> Response {
     if let Some(request) = &flow.authorize {
-        return authorize_next(pages, req, flow, request).await;
+        return authorize_page(pages, flow, request).await;
     }
+    let t = pages.text;
     match flows::status(flow) {
-        FlowStatus::Completed => {
-            return Next::Show(pages.message_page(StatusCode::OK, pages.text.approved_title, pages.text.approved_body))
-        }
-        FlowStatus::Failed => {
-            return Next::Show(pages.message_page(StatusCode::OK, pages.text.denied_title, pages.text.denied_body))
-        }
+        FlowStatus::Completed => return pages.message_page(StatusCode::OK, t.approved_title, t.approved_body),
+        FlowStatus::Failed => return pages.message_page(StatusCode::OK, t.denied_title, t.denied_body),
         _ => {}
     }
     if flow.device.is_none() {
-        return Next::Show(match prefill.and_then(UserCode::parse) {
-            Some(code) => match confirm_or_bypass(pages, req, flow, &code).await {
-                Ok(Some(moved)) => return Next::Again(Box::new(moved)),
-                Ok(None) => confirm_page(pages, flow, &code).await,
-                Err(message) => code_page(pages, flow, &code.display(), Some(&message), StatusCode::OK),
-            },
+        if let Some(notice) = query.get("notice").and_then(|key| t.notice(key)) {
+            return code_page(pages, flow, query.get("user_code").unwrap_or_default(), Some(notice), StatusCode::OK);
+        }
+        return match query.get("user_code").and_then(UserCode::parse) {
+            Some(code) => confirm_page(pages, flow, &code),
             None => code_page(pages, flow, "", None, StatusCode::OK),
-        });
+        };
     }
     if flow.user.is_none() {
-        if let Some(session) = Session::from_request(app, env, req) {
-            let resumed =
-                flows::perform(app, env, &flow.flow_id, FlowAction::ResumeSession { session }, req.source_ip).await;
-            if let Ok(step) = resumed {
-                return Next::Again(Box::new(step.flow));
-            }
-        }
-        return Next::Show(login_page(pages, flow, "", None, StatusCode::OK));
+        return login_page(pages, flow, "", None, StatusCode::OK);
     }
-    Next::Show(approval_page(pages, flow).await)
+    approval_page(pages, flow).await
 }
 
-/// The pages of an authorization request: sign in (or reuse the session), consent, then back to
-/// `/as/resume`, which returns the browser to the application.
-async fn authorize_next(pages: &Pages<'_>, req: &Request, flow: &FlowRecord, request: &AuthorizeRequest) -> Next {
+/// The pages of an authorization request: sign in, consent, then back to `/as/resume`, which
+/// returns the browser to the application.
+async fn authorize_page(pages: &Pages<'_>, flow: &FlowRecord, request: &AuthorizeRequest) -> Response {
     let (app, env) = (pages.app, pages.env);
     match flows::status(flow) {
         FlowStatus::Completed | FlowStatus::Failed => {
-            let mut response = http::Response::new(Vec::new());
-            *response.status_mut() = StatusCode::SEE_OTHER;
-            if let Ok(location) = HeaderValue::from_str(&crate::flows::view::resume_url(app, flow)) {
-                response.headers_mut().insert(LOCATION, location);
-            }
-            return Next::Show(html::secure(crate::http::no_store(response)));
+            return pages.see_other(&flows::view::resume_url(app, flow), None);
         }
         FlowStatus::UsernamePasswordRequired => {
-            let now_s = app.clock.now_s();
-            let session = Session::from_request(app, env, req)
-                .filter(|s| !request.force_login && fresh_enough(request, s.auth_time, now_s));
-            if let Some(session) = session {
-                let resumed =
-                    flows::perform(app, env, &flow.flow_id, FlowAction::ResumeSession { session }, req.source_ip).await;
-                if let Ok(step) = resumed {
-                    return Next::Again(Box::new(step.flow));
-                }
-            }
             let hint = request.login_hint.as_deref().unwrap_or_default();
-            return Next::Show(login_page(pages, flow, hint, None, StatusCode::OK));
+            return login_page(pages, flow, hint, None, StatusCode::OK);
         }
         _ => {}
     }
     let t = pages.text;
     let name = app.application(env, &request.client_id).await.ok().flatten().map(|a| a.name).unwrap_or_default();
-    let buttons = decision_buttons(t);
     let body = format!(
         "<div class=\"facts\" id=\"request\"><strong>{name}</strong></div>{scopes}{form}",
         name = esc(&name),
         scopes = scope_list(t, &request.scopes),
-        form = pages.form(&flow.flow_id, &hidden("step", "consent"), &buttons),
+        form = pages.form(&flow.flow_id, &hidden("step", "consent"), &decision_buttons(t)),
     );
-    Next::Show(page(t, env, StatusCode::OK, t.authorize_title, &body))
-}
-
-/// With a code from the link: `Ok(Some(flow))` when confirmation is bypassed and the code was
-/// taken, `Ok(None)` to ask for confirmation, `Err(message)` when the code cannot be used.
-async fn confirm_or_bypass(
-    pages: &Pages<'_>,
-    req: &Request,
-    flow: &FlowRecord,
-    code: &UserCode,
-) -> Result<Option<FlowRecord>, String> {
-    let (app, env) = (pages.app, pages.env);
-    let hash = app.hasher.digest(Purpose::UserCode, env, code.canonical());
-    let entry = app.store.find_user_code(env, &hash).await.map_err(|e| FlowError::from(e).message)?;
-    let Some(entry) = entry.filter(|e| flow.application_id.as_ref().is_none_or(|id| *id == e.client_id)) else {
-        return Err("The code is not valid. Check the code shown on your device and try again.".into());
-    };
-    if entry.expires_at <= app.clock.now_s() {
-        return Err("The code has expired. Start again on your device to get a new code.".into());
-    }
-    let application = app.application(env, &entry.client_id).await.ok().flatten();
-    let bypass = app.settings.bypass_activation_code_confirmation
-        || application.is_some_and(|a| a.bypass_activation_code_confirmation);
-    if !bypass {
-        return Ok(None);
-    }
-    let action = FlowAction::UserCodeVerify { user_code: code.canonical().to_owned() };
-    match flows::perform(app, env, &flow.flow_id, action, req.source_ip).await {
-        Ok(step) => Ok(Some(step.flow)),
-        Err(e) => Err(error_text(&e)),
-    }
+    page(t, env, StatusCode::OK, t.authorize_title, &body)
 }
 
 /// The words of a flow error for a person.
@@ -265,24 +218,12 @@ fn code_page(pages: &Pages<'_>, flow: &FlowRecord, value: &str, error: Option<&s
     page(t, pages.env, status, t.connect_title, &body)
 }
 
-async fn confirm_page(pages: &Pages<'_>, flow: &FlowRecord, code: &UserCode) -> Response {
+/// A code from the link, to confirm. It is not looked up here: what it is for is shown once the
+/// code has been tried under the guessing limits (the approval page).
+fn confirm_page(pages: &Pages<'_>, flow: &FlowRecord, code: &UserCode) -> Response {
     let t = pages.text;
-    let (app, env) = (pages.app, pages.env);
-    let hash = app.hasher.digest(Purpose::UserCode, env, code.canonical());
-    let entry = app.store.find_user_code(env, &hash).await.ok().flatten();
-    let facts = match &entry {
-        Some(e) => {
-            let name = app.application(env, &e.client_id).await.ok().flatten().map(|a| a.name).unwrap_or_default();
-            format!(
-                "{}{}",
-                request_facts(t, &name, e.created_ms, app.clock.now_ms(), &e.requester),
-                scope_list(t, &e.scopes)
-            )
-        }
-        None => String::new(),
-    };
     let body = format!(
-        "<p>{intro}</p><p class=\"code\" id=\"shown-code\">{code}</p>{facts}<p class=\"muted\">{warn}</p>{form}\
+        "<p>{intro}</p><p class=\"code\" id=\"shown-code\">{code}</p><p class=\"muted\">{warn}</p>{form}\
          <p class=\"after\"><a href=\"{other}\">{not_mine}</a></p>",
         intro = esc(t.confirm_intro),
         code = esc(&code.display()),
@@ -295,7 +236,7 @@ async fn confirm_page(pages: &Pages<'_>, flow: &FlowRecord, code: &UserCode) -> 
         other = esc(&pages.signon_url(&flow.flow_id)),
         not_mine = esc(t.not_my_code),
     );
-    page(t, env, StatusCode::OK, t.confirm_title, &body)
+    page(t, pages.env, StatusCode::OK, t.confirm_title, &body)
 }
 
 fn login_page(
@@ -332,14 +273,13 @@ async fn approval_page(pages: &Pages<'_>, flow: &FlowRecord) -> Response {
     };
     let app = pages.app;
     let name = app.application(pages.env, &device.client_id).await.ok().flatten().map(|a| a.name).unwrap_or_default();
-    let buttons = decision_buttons(t);
     let body = format!(
         "<p>{intro}</p>{facts}{scopes}<p class=\"muted\">{warn}</p>{form}",
         intro = esc(t.approve_intro),
         facts = request_facts(t, &name, device.requested_ms, app.clock.now_ms(), &device.requester),
         scopes = scope_list(t, &device.scopes),
         warn = esc(t.only_if_you_started),
-        form = pages.form(&flow.flow_id, &hidden("step", "consent"), &buttons),
+        form = pages.form(&flow.flow_id, &hidden("step", "consent"), &decision_buttons(t)),
     );
     page(t, pages.env, StatusCode::OK, t.approve_title, &body)
 }
@@ -360,8 +300,13 @@ pub async fn act(app: &App, env: &str, req: &Request) -> Response {
     let Some(flow_id) = query.get("flowId").map(str::to_owned) else {
         return pages.finish(pages.invalid());
     };
+    let started = match flows::open(app, env, &flow_id, &pages.browser) {
+        Opened::Unknown => return pages.finish(pages.invalid()),
+        Opened::Foreign(started) => return pages.finish(pages.foreign(&started, &query)),
+        Opened::Own(started) => started,
+    };
     let form = req.form().unwrap_or_default();
-    let flow = match flows::load(app, env, &flow_id).await {
+    let flow = match flows::current(app, &started).await {
         Ok(flow) => flow,
         Err(e) if e.status == StatusCode::NOT_FOUND => return pages.finish(pages.invalid()),
         Err(_) => return pages.finish(pages.unavailable()),
@@ -392,12 +337,12 @@ pub async fn act(app: &App, env: &str, req: &Request) -> Response {
             "login",
         ),
         Some("consent") => (FlowAction::Consent { accept: form.get("decision") == Some("allow") }, "consent"),
-        _ => return pages.finish(pages.see_flow(&flow_id, None)),
+        _ => return pages.finish(pages.see_other(&pages.signon_url(&flow_id), None)),
     };
-    let response = match flows::perform(app, env, &flow_id, action, req.source_ip).await {
-        Ok(done) => pages.see_flow(&flow_id, done.session.as_ref()),
+    let response = match flows::perform(app, env, &flow_id, &pages.browser, action, req.source_ip).await {
+        Ok(done) => pages.see_other(&pages.signon_url(&flow_id), done.session.as_ref()),
         Err(e) if e.status == StatusCode::NOT_FOUND => pages.invalid(),
-        Err(e) if e.code == "INVALID_REQUEST" => pages.see_flow(&flow_id, None),
+        Err(e) if e.code == "INVALID_REQUEST" => pages.see_other(&pages.signon_url(&flow_id), None),
         Err(e) if e.code == "UNEXPECTED_ERROR" => pages.unavailable(),
         Err(e) => {
             let message = error_text(&e);

@@ -44,6 +44,11 @@ pub struct Text {
     pub not_signed_in: &'static str,
     pub minutes_ago: &'static str,
     pub just_now: &'static str,
+    pub other_browser_title: &'static str,
+    pub other_browser_body: &'static str,
+    pub too_many_codes: &'static str,
+    pub signed_out_title: &'static str,
+    pub signed_out_body: &'static str,
 }
 
 pub const EN: Text = Text {
@@ -89,7 +94,24 @@ pub const EN: Text = Text {
     not_signed_in: "You are not signed in.",
     minutes_ago: "minutes ago",
     just_now: "just now",
+    other_browser_title: "Sign in again here",
+    other_browser_body: "This sign-in was started in another browser or app, so it cannot continue here. \
+                         Go back to the application and sign in again from this browser.",
+    too_many_codes: "Too many incorrect codes were entered. Wait a few minutes, then try again.",
+    signed_out_title: "Signed out",
+    signed_out_body: "You are signed out. You can close this page.",
 };
+
+impl Text {
+    /// The words for a notice a flow start passes to the code page (`flows::start`).
+    pub fn notice(&self, key: &str) -> Option<&'static str> {
+        match key {
+            crate::flows::start::NOTICE_INVALID_CODE => Some(crate::flows::user_code::UNKNOWN_CODE),
+            crate::flows::start::NOTICE_TOO_MANY => Some(self.too_many_codes),
+            _ => None,
+        }
+    }
+}
 
 /// What a scope lets an application do, in words a person understands.
 pub fn scope_description(scope: &str) -> String {

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use super::*;
 use crate::model::{GrantType, User};
 
+const ISS: &str = "https://as";
+
 fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::new_v4())
 }
@@ -17,6 +19,7 @@ fn grant(env: &str, now_s: i64) -> (DeviceGrant, UserCodeEntry) {
         grant_id: grant_id.clone(),
         environment_id: env.to_owned(),
         client_id: "client-a".to_owned(),
+        issuer: ISS.to_owned(),
         scopes: vec!["openid".to_owned()],
         created_ms: now_s * 1000,
         expires_at: now_s + 600,
@@ -54,19 +57,7 @@ fn subject() -> Subject {
 }
 
 fn flow(env: &str, now_ms: i64) -> FlowRecord {
-    FlowRecord {
-        flow_id: unique("flow"),
-        environment_id: env.to_owned(),
-        application_id: Some("client-a".into()),
-        created_ms: now_ms,
-        expires_ms: now_ms + 900_000,
-        user: None,
-        device: None,
-        consent: None,
-        code_failures: 0,
-        authorize: None,
-        resumed_ms: None,
-    }
+    FlowRecord::started(&unique("flow"), env, Some("client-a".into()), now_ms, 900_000)
 }
 
 fn flow_user() -> FlowUser {
@@ -103,13 +94,15 @@ pub async fn run_all(store: Arc<dyn Store>) {
     concurrent_polls_are_all_recorded(store.clone()).await;
     guessing_counters_and_consents(&*store).await;
     code_grants_and_families(&*store).await;
+    sessions_and_revoked_tokens(&*store).await;
+    device_authorization_counters(&*store).await;
 }
 
 async fn code_grants_and_families(store: &dyn Store) {
     let now = 1_800_000_000_000;
     let env = unique("env");
     let request = AuthorizeRequest {
-        issuer: "https://as".into(),
+        issuer: ISS.into(),
         client_id: "client-a".into(),
         redirect_uri: "https://app/cb".into(),
         scopes: vec!["openid".into()],
@@ -153,18 +146,36 @@ async fn code_grants_and_families(store: &dyn Store) {
     assert!(!store.resume_flow(&f.flow_id, &other, now).await.unwrap(), "one code per flow");
     assert_eq!(store.family(GrantKind::Code, &code.grant_id).await.unwrap(), None, "no family before redemption");
 
+    let proof = CodeProof {
+        client_id: "client-a".into(),
+        redirect_uri: "https://app/cb".into(),
+        issuer: ISS.into(),
+        pkce: vec!["none".into()],
+    };
+    let other_client = CodeProof { client_id: "client-b".into(), ..proof.clone() };
     assert_eq!(
-        store.redeem_code(&code.grant_id, "client-b", now, true, now / 1000 + 99).await.unwrap(),
+        store.redeem_code(&code.grant_id, &other_client, now, true, now / 1000 + 99).await.unwrap(),
         CodeRedemption::Invalid
     );
+    // A proof that does not match spends nothing.
+    for wrong in [
+        CodeProof { redirect_uri: "https://app/cb/".into(), ..proof.clone() },
+        CodeProof { issuer: "https://other".into(), ..proof.clone() },
+        CodeProof { pkce: vec!["S256:x".into(), "plain:x".into()], ..proof.clone() },
+    ] {
+        assert!(matches!(
+            store.redeem_code(&code.grant_id, &wrong, now, true, now / 1000 + 99).await.unwrap(),
+            CodeRedemption::Mismatch(_)
+        ));
+    }
     let CodeRedemption::Redeemed(redeemed) =
-        store.redeem_code(&code.grant_id, "client-a", now, true, now / 1000 + 99).await.unwrap()
+        store.redeem_code(&code.grant_id, &proof, now, true, now / 1000 + 99).await.unwrap()
     else {
         panic!("redeem");
     };
     assert_eq!((redeemed.rt_generation, redeemed.expires_at), (Some(0), now / 1000 + 99));
     assert_eq!(
-        store.redeem_code(&code.grant_id, "client-a", now, true, now / 1000 + 99).await.unwrap(),
+        store.redeem_code(&code.grant_id, &proof, now, true, now / 1000 + 99).await.unwrap(),
         CodeRedemption::Replayed
     );
     let late = CodeGrant { grant_id: unique("code"), ..code.clone() };
@@ -175,7 +186,7 @@ async fn code_grants_and_families(store: &dyn Store) {
     store.create_flow(&g).await.unwrap();
     assert!(store.resume_flow(&g.flow_id, &late, now).await.unwrap());
     assert_eq!(
-        store.redeem_code(&late.grant_id, "client-a", now + 61_000, false, 0).await.unwrap(),
+        store.redeem_code(&late.grant_id, &proof, now + 61_000, false, 0).await.unwrap(),
         CodeRedemption::Invalid,
         "expired"
     );
@@ -183,28 +194,28 @@ async fn code_grants_and_families(store: &dyn Store) {
     // Rotation: current generation moves on; an older one is stale; revocation ends it.
     let s = now / 1000;
     let Rotation::Rotated(next) =
-        store.rotate_refresh(GrantKind::Code, &code.grant_id, "client-a", 0, s, s + 500).await.unwrap()
+        store.rotate_refresh(GrantKind::Code, &code.grant_id, "client-a", ISS, 0, s, s + 500).await.unwrap()
     else {
         panic!("rotate");
     };
     assert_eq!((next.rt_generation, next.expires_at, next.nonce.as_deref()), (Some(1), s + 500, Some("n")));
     assert_eq!(
-        store.rotate_refresh(GrantKind::Code, &code.grant_id, "client-a", 0, s, s + 500).await.unwrap(),
+        store.rotate_refresh(GrantKind::Code, &code.grant_id, "client-a", ISS, 0, s, s + 500).await.unwrap(),
         Rotation::Stale
     );
     assert_eq!(
-        store.rotate_refresh(GrantKind::Code, &code.grant_id, "client-b", 1, s, s + 500).await.unwrap(),
+        store.rotate_refresh(GrantKind::Code, &code.grant_id, "client-b", ISS, 1, s, s + 500).await.unwrap(),
         Rotation::Invalid
     );
     assert_eq!(
-        store.rotate_refresh(GrantKind::Code, &code.grant_id, "client-a", 1, s + 501, s + 900).await.unwrap(),
+        store.rotate_refresh(GrantKind::Code, &code.grant_id, "client-a", ISS, 1, s + 501, s + 900).await.unwrap(),
         Rotation::Invalid,
         "expired"
     );
     store.revoke_family(GrantKind::Code, &code.grant_id, now).await.unwrap();
     assert!(store.family(GrantKind::Code, &code.grant_id).await.unwrap().unwrap().revoked);
     assert_eq!(
-        store.rotate_refresh(GrantKind::Code, &code.grant_id, "client-a", 1, s, s + 500).await.unwrap(),
+        store.rotate_refresh(GrantKind::Code, &code.grant_id, "client-a", ISS, 1, s, s + 500).await.unwrap(),
         Rotation::Invalid
     );
     store.revoke_family(GrantKind::Device, "no-such-grant", now).await.unwrap();
@@ -215,43 +226,99 @@ async fn code_grants_and_families(store: &dyn Store) {
     let family = store.family(GrantKind::Device, &dg.grant_id).await.unwrap().unwrap();
     assert_eq!((family.rt_generation, family.client_id.as_str(), family.revoked), (Some(0), "client-a", false));
     assert!(matches!(
-        store.rotate_refresh(GrantKind::Device, &dg.grant_id, "client-a", 0, s, s + 500).await.unwrap(),
+        store.rotate_refresh(GrantKind::Device, &dg.grant_id, "client-a", ISS, 0, s, s + 500).await.unwrap(),
         Rotation::Rotated(_)
     ));
+}
+
+fn counter(below: Option<u32>) -> Counter {
+    Counter { key: unique("counter"), expires_at: 1_800_000_900, below }
+}
+
+/// The entry of a live code, tried on a fresh flow with no limits (a test's lookup).
+async fn live_code(store: &dyn Store, env: &str, hash: &str) -> Option<UserCodeEntry> {
+    let f = flow(env, 1_800_000_000_000);
+    let attempt = UserCodeAttempt {
+        fresh: &f,
+        user_code_hash: hash,
+        application_id: None,
+        flow_below: 100,
+        counters: &[],
+        now_ms: 1_800_000_000_000,
+    };
+    match store.attempt_user_code(&attempt).await.unwrap() {
+        UserCodeOutcome::Found(entry) => Some(entry),
+        _ => None,
+    }
 }
 
 async fn guessing_counters_and_consents(store: &dyn Store) {
     let now = 1_800_000_000_000;
     let env = unique("env");
     let (g, u) = grant(&env, now / 1000);
-    store.create_device_grant(&g, &u, now / 1000).await.unwrap();
+    store.create_device_grant(&g, &u, now / 1000, &[]).await.unwrap();
     let f = flow(&env, now);
-    let keys = LimiterKeys {
-        ip: unique("ip"),
-        ip_expires_at: now / 1000 + 900,
-        environment: unique("envwindow"),
-        environment_expires_at: now / 1000 + 60,
+    let (network, environment) = (counter(Some(3)), counter(None));
+    let counters = [network.clone(), environment.clone()];
+    let attempt = |hash: &'static str| UserCodeAttempt {
+        fresh: &f,
+        user_code_hash: hash,
+        application_id: None,
+        flow_below: 5,
+        counters: &counters,
+        now_ms: now,
     };
-    let first = store.code_attempt(&env, &u.user_code_hash, &f.flow_id, &keys).await.unwrap();
-    assert_eq!(first, CodeAttempt { entry: Some(u.clone()), flow: None, ip_failures: 0, environment_failures: 0 });
-    let missing = store.code_attempt(&env, "no-such-hash", &f.flow_id, &keys).await.unwrap();
-    assert_eq!(missing.entry, None);
 
-    store.record_code_failure(&f, &keys).await.unwrap();
-    store.record_code_failure(&f, &keys).await.unwrap();
-    let counted = store.code_attempt(&env, &u.user_code_hash, &f.flow_id, &keys).await.unwrap();
-    assert_eq!((counted.ip_failures, counted.environment_failures), (2, 2));
-    let failed_flow = counted.flow.expect("a failure stores the flow");
+    // A live code is found and counts nothing; a wrong one is counted on the flow and counters.
+    let right = UserCodeAttempt { user_code_hash: &u.user_code_hash, ..attempt("") };
+    assert_eq!(store.attempt_user_code(&right).await.unwrap(), UserCodeOutcome::Found(u.clone()));
+    assert_eq!(store.get_flow(&f.flow_id).await.unwrap(), None, "a live code stores nothing");
+    let of_other_app = UserCodeAttempt { application_id: Some("client-b"), ..right };
+    assert_eq!(store.attempt_user_code(&of_other_app).await.unwrap(), UserCodeOutcome::Wrong, "another app's code");
+    assert_eq!(store.attempt_user_code(&attempt("no-such-hash")).await.unwrap(), UserCodeOutcome::Wrong);
+    let failed_flow = store.get_flow(&f.flow_id).await.unwrap().expect("a failure stores the flow");
     assert_eq!(failed_flow.code_failures, 2);
     assert_eq!((failed_flow.created_ms, failed_flow.expires_ms, failed_flow.user.as_ref()), (now, f.expires_ms, None));
-    // The flow stored by a failure still takes the sign-on and the code.
+    // The network counter (limit 3) has 2: one more, then refusals that change nothing, even
+    // for the right code.
+    assert_eq!(store.attempt_user_code(&attempt("no-such-hash")).await.unwrap(), UserCodeOutcome::Wrong);
+    for hash in ["no-such-hash", u.user_code_hash.as_str()] {
+        let refused = store.attempt_user_code(&UserCodeAttempt { user_code_hash: hash, ..attempt("") }).await.unwrap();
+        assert_eq!(refused, UserCodeOutcome::Refused { flow: None, counters: vec![0] }, "{hash}");
+    }
+    assert_eq!(store.get_flow(&f.flow_id).await.unwrap().unwrap().code_failures, 3);
+    // The flow's own limit.
+    let fresh_counters = [counter(None)];
+    let at_flow_limit = UserCodeAttempt { flow_below: 3, counters: &fresh_counters, ..attempt("x") };
+    match store.attempt_user_code(&at_flow_limit).await.unwrap() {
+        UserCodeOutcome::Refused { flow: Some(flow), counters } => {
+            assert_eq!((flow.code_failures, counters.len()), (3, 0));
+        }
+        other => panic!("the flow's limit refuses, got {other:?}"),
+    }
+
+    // Reservations: counted while below the limits, refused (changing nothing) at them, released.
+    let limited = [counter(Some(2)), counter(None)];
+    assert_eq!(store.reserve(&limited).await.unwrap(), Counted::Counted);
+    assert_eq!(store.reserve(&limited).await.unwrap(), Counted::Counted);
+    assert_eq!(store.reserve(&limited).await.unwrap(), Counted::Refused(vec![0]));
+    store.release(&limited).await.unwrap();
+    assert_eq!(store.reserve(&limited).await.unwrap(), Counted::Counted, "a release makes room");
+
+    // The flow stored by failures still takes the sign-on and the code.
     assert!(matches!(store.sign_on_flow(&f, &flow_user(), now, now + 900_000).await.unwrap(), FlowWrite::Written(_)));
     let FlowWrite::Written(v) = store.verify_flow_device(&f, &device_of(&g), now, now + 900_000).await.unwrap() else {
         panic!("verify after failures");
     };
-    assert_eq!(v.code_failures, 2);
+    assert_eq!(v.code_failures, 3);
+    // A flow with a device takes no more codes: the refusal carries the flow as it stands.
+    match store.attempt_user_code(&UserCodeAttempt { counters: &[], ..attempt("x") }).await.unwrap() {
+        UserCodeOutcome::Refused { flow: Some(done), .. } => assert!(done.device.is_some()),
+        other => panic!("a flow with a device refuses codes, got {other:?}"),
+    }
 
-    // Approval is remembered (scopes add up); denial is not; revocation forgets.
+    // Approval is remembered (scopes add up); denial is not; revocation forgets and revokes the
+    // families issued under the consent.
     assert_eq!(store.find_consent(&env, "u1", "client-a").await.unwrap(), Vec::<String>::new());
     let approve = Decision { approved: true, subject: subject(), decided_ms: now };
     assert_eq!(store.decide_flow_device(&v, &approve, now, now + 900_000).await.unwrap(), ConsentWrite::Written);
@@ -259,7 +326,7 @@ async fn guessing_counters_and_consents(store: &dyn Store) {
     let (mut g2, mut u2) = grant(&env, now / 1000);
     g2.scopes = vec!["email".into(), "openid".into()];
     u2.scopes = g2.scopes.clone();
-    store.create_device_grant(&g2, &u2, now / 1000).await.unwrap();
+    store.create_device_grant(&g2, &u2, now / 1000, &[]).await.unwrap();
     let f2 = flow(&env, now);
     store.sign_on_flow(&f2, &flow_user(), now, now + 900_000).await.unwrap();
     let FlowWrite::Written(v2) = store.verify_flow_device(&f2, &device_of(&g2), now, now + 900_000).await.unwrap()
@@ -271,9 +338,52 @@ async fn guessing_counters_and_consents(store: &dyn Store) {
     let listed = store.list_consents(&env, "u1").await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!((listed[0].client_id.as_str(), listed[0].scopes.len()), ("client-a", 2));
-    store.revoke_consent(&env, "u1", "client-a").await.unwrap();
+    assert!(store.redeem_device_grant(&g.grant_id, now, true, now / 1000 + 900).await.unwrap());
+    assert!(!store.family(GrantKind::Device, &g.grant_id).await.unwrap().unwrap().revoked);
+    store.revoke_consent(&env, "u1", "client-a", now).await.unwrap();
     assert!(store.find_consent(&env, "u1", "client-a").await.unwrap().is_empty());
     assert!(store.list_consents(&env, "u1").await.unwrap().is_empty());
+    assert!(store.family(GrantKind::Device, &g.grant_id).await.unwrap().unwrap().revoked, "tokens under it revoked");
+}
+
+async fn sessions_and_revoked_tokens(store: &dyn Store) {
+    let env = unique("env");
+    let user = User {
+        environment_id: env.clone(),
+        id: "u1".into(),
+        username: "demo".into(),
+        password_hash: "$argon2id$...".into(),
+        given_name: None,
+        family_name: None,
+        email: None,
+        enabled: true,
+    };
+    store.put_user(&user).await.unwrap();
+    assert_eq!(store.session_user(&env, "Demo", "s1").await.unwrap().map(|u| u.id), Some("u1".into()));
+    assert!(store.session_user(&env, "nobody", "s1").await.unwrap().is_none());
+    store.end_session(&env, "s1", 1_900_000_000).await.unwrap();
+    assert!(store.session_user(&env, "demo", "s1").await.unwrap().is_none(), "an ended session has no user");
+    assert!(store.session_user(&env, "demo", "s2").await.unwrap().is_some(), "other sessions stand");
+    assert!(store.session_user(&unique("env"), "demo", "s1").await.unwrap().is_none());
+
+    let jti = unique("jti");
+    assert!(!store.token_revoked(&jti).await.unwrap());
+    store.revoke_token(&jti, 1_900_000_000).await.unwrap();
+    assert!(store.token_revoked(&jti).await.unwrap());
+}
+
+async fn device_authorization_counters(store: &dyn Store) {
+    let now_s = 1_800_000_000;
+    let env = unique("env");
+    let limit = [counter(Some(2)), counter(Some(100))];
+    for _ in 0..2 {
+        let (g, u) = grant(&env, now_s);
+        assert_eq!(store.create_device_grant(&g, &u, now_s, &limit).await.unwrap(), Created::Created);
+    }
+    let (g, u) = grant(&env, now_s);
+    assert_eq!(store.create_device_grant(&g, &u, now_s, &limit).await.unwrap(), Created::Limited(vec![0]));
+    assert_eq!(store.record_poll(&g.grant_id, "client-a", ISS, 1, 10).await.unwrap(), PollRecord::Unknown);
+    assert_eq!(live_code(store, &env, &u.user_code_hash).await, None, "a limited request writes nothing");
 }
 
 async fn directory(store: &dyn Store) {
@@ -309,18 +419,23 @@ async fn device_grant_lifecycle(store: &dyn Store) {
     let now_s = 1_800_000_000;
     let env = unique("env");
     let (g, u) = grant(&env, now_s);
-    assert_eq!(store.create_device_grant(&g, &u, now_s).await.unwrap(), Created::Created);
-    assert_eq!(store.find_user_code(&env, &u.user_code_hash).await.unwrap(), Some(u.clone()));
-    assert_eq!(store.find_user_code(&unique("env"), &u.user_code_hash).await.unwrap(), None);
+    assert_eq!(store.create_device_grant(&g, &u, now_s, &[]).await.unwrap(), Created::Created);
+    assert_eq!(live_code(store, &env, &u.user_code_hash).await, Some(u.clone()));
+    assert_eq!(live_code(store, &unique("env"), &u.user_code_hash).await, None);
+    assert_eq!(
+        store.record_poll(&g.grant_id, "client-a", "https://other", now_s * 1000, 100).await.unwrap(),
+        PollRecord::Unknown,
+        "a device code redeems only at its own issuer"
+    );
 
-    let polled = match store.record_poll(&g.grant_id, "client-a", now_s * 1000 + 10, 100).await.unwrap() {
+    let polled = match store.record_poll(&g.grant_id, "client-a", ISS, now_s * 1000 + 10, 100).await.unwrap() {
         PollRecord::Recorded(p) => p,
         other => panic!("poll of a live grant must be recorded, got {other:?}"),
     };
     assert_eq!(polled.polls, vec![now_s * 1000 + 10]);
     assert_eq!(polled.decision, None);
-    assert_eq!(store.record_poll(&g.grant_id, "client-x", now_s * 1000, 100).await.unwrap(), PollRecord::Unknown);
-    assert_eq!(store.record_poll("missing", "client-a", now_s * 1000, 100).await.unwrap(), PollRecord::Unknown);
+    assert_eq!(store.record_poll(&g.grant_id, "client-x", ISS, now_s * 1000, 100).await.unwrap(), PollRecord::Unknown);
+    assert_eq!(store.record_poll("missing", "client-a", ISS, now_s * 1000, 100).await.unwrap(), PollRecord::Unknown);
 
     // Not approved yet: nothing to redeem.
     assert!(!store.redeem_device_grant(&g.grant_id, now_s * 1000, false, now_s + 60).await.unwrap());
@@ -346,7 +461,7 @@ async fn device_grant_lifecycle(store: &dyn Store) {
     assert_eq!(stored.consent, Some(true));
 
     let PollRecord::Recorded(approved) =
-        store.record_poll(&g.grant_id, "client-a", now_s * 1000 + 30, 100).await.unwrap()
+        store.record_poll(&g.grant_id, "client-a", ISS, now_s * 1000 + 30, 100).await.unwrap()
     else {
         panic!("poll after approval must be recorded");
     };
@@ -357,7 +472,7 @@ async fn device_grant_lifecycle(store: &dyn Store) {
         "single use"
     );
     let PollRecord::Recorded(redeemed) =
-        store.record_poll(&g.grant_id, "client-a", now_s * 1000 + 50, 100).await.unwrap()
+        store.record_poll(&g.grant_id, "client-a", ISS, now_s * 1000 + 50, 100).await.unwrap()
     else {
         panic!("poll after redemption is still recorded");
     };
@@ -370,37 +485,40 @@ async fn user_codes_are_unique_while_live(store: &dyn Store) {
     let now_s = 1_800_000_000;
     let env = unique("env");
     let (g1, u1) = grant(&env, now_s);
-    assert_eq!(store.create_device_grant(&g1, &u1, now_s).await.unwrap(), Created::Created);
+    assert_eq!(store.create_device_grant(&g1, &u1, now_s, &[]).await.unwrap(), Created::Created);
     let (g2, mut u2) = grant(&env, now_s);
     u2.user_code_hash = u1.user_code_hash.clone();
-    assert_eq!(store.create_device_grant(&g2, &u2, now_s).await.unwrap(), Created::UserCodeTaken);
+    assert_eq!(store.create_device_grant(&g2, &u2, now_s, &[]).await.unwrap(), Created::UserCodeTaken);
     assert_eq!(
-        store.record_poll(&g2.grant_id, "client-a", now_s * 1000, 10).await.unwrap(),
+        store.record_poll(&g2.grant_id, "client-a", ISS, now_s * 1000, 10).await.unwrap(),
         PollRecord::Unknown,
         "a refused grant leaves nothing behind"
     );
     // Once the first grant has expired its code may be drawn again, even before TTL removes it.
     let later = g1.expires_at + 1;
-    assert_eq!(store.create_device_grant(&g2, &u2, later).await.unwrap(), Created::Created);
-    assert_eq!(store.find_user_code(&env, &u1.user_code_hash).await.unwrap().unwrap().grant_id, g2.grant_id);
+    assert_eq!(store.create_device_grant(&g2, &u2, later, &[]).await.unwrap(), Created::Created);
+    assert_eq!(live_code(store, &env, &u1.user_code_hash).await.unwrap().grant_id, g2.grant_id);
     // The same hash in another environment is another code.
     let (g3, mut u3) = grant(&unique("env"), now_s);
     u3.user_code_hash = u1.user_code_hash.clone();
-    assert_eq!(store.create_device_grant(&g3, &u3, now_s).await.unwrap(), Created::Created);
+    assert_eq!(store.create_device_grant(&g3, &u3, now_s, &[]).await.unwrap(), Created::Created);
 }
 
 async fn poll_log_is_bounded_and_client_bound(store: &dyn Store) {
     let now_s = 1_800_000_000;
     let (g, u) = grant(&unique("env"), now_s);
-    store.create_device_grant(&g, &u, now_s).await.unwrap();
+    store.create_device_grant(&g, &u, now_s, &[]).await.unwrap();
     for i in 0..3 {
-        assert!(matches!(store.record_poll(&g.grant_id, "client-a", i, 3).await.unwrap(), PollRecord::Recorded(_)));
+        assert!(matches!(
+            store.record_poll(&g.grant_id, "client-a", ISS, i, 3).await.unwrap(),
+            PollRecord::Recorded(_)
+        ));
     }
-    match store.record_poll(&g.grant_id, "client-a", 99, 3).await.unwrap() {
+    match store.record_poll(&g.grant_id, "client-a", ISS, 99, 3).await.unwrap() {
         PollRecord::LogFull(full) => assert_eq!(full.polls, vec![0, 1, 2]),
         other => panic!("a full log must refuse the poll, got {other:?}"),
     }
-    assert_eq!(store.record_poll(&g.grant_id, "client-b", 99, 3).await.unwrap(), PollRecord::Unknown);
+    assert_eq!(store.record_poll(&g.grant_id, "client-b", ISS, 99, 3).await.unwrap(), PollRecord::Unknown);
 }
 
 async fn flow_lifecycle(store: &dyn Store) {
@@ -409,7 +527,7 @@ async fn flow_lifecycle(store: &dyn Store) {
     let f = flow(&env, now);
     assert_eq!(store.get_flow(&f.flow_id).await.unwrap(), None);
     let (g, u) = grant(&env, now / 1000);
-    store.create_device_grant(&g, &u, now / 1000).await.unwrap();
+    store.create_device_grant(&g, &u, now / 1000, &[]).await.unwrap();
     // A code may come before sign-on: the device step stores a fresh flow.
     let early = flow(&env, now);
     let FlowWrite::Written(code_first) =
@@ -467,7 +585,8 @@ async fn flow_lifecycle(store: &dyn Store) {
         ConsentWrite::FlowConflict,
         "consent only once"
     );
-    let PollRecord::Recorded(denied) = store.record_poll(&g.grant_id, "client-a", now + 30, 10).await.unwrap() else {
+    let PollRecord::Recorded(denied) = store.record_poll(&g.grant_id, "client-a", ISS, now + 30, 10).await.unwrap()
+    else {
         panic!("poll");
     };
     assert_eq!(denied.decision.map(|d| d.approved), Some(false));
@@ -481,7 +600,7 @@ async fn consent_fails_on_closed_grant(store: &dyn Store) {
     let now = 1_800_000_000_000;
     let env = unique("env");
     let (g, u) = grant(&env, now / 1000);
-    store.create_device_grant(&g, &u, now / 1000).await.unwrap();
+    store.create_device_grant(&g, &u, now / 1000, &[]).await.unwrap();
     let decision = Decision { approved: true, subject: subject(), decided_ms: now };
     // Two flows verified the same code; the first consent closes the grant for the second.
     let mut flows = Vec::new();
@@ -509,7 +628,7 @@ async fn consent_fails_on_closed_grant(store: &dyn Store) {
     );
     // An expired grant cannot be decided.
     let (g2, u2) = grant(&env, now / 1000);
-    store.create_device_grant(&g2, &u2, now / 1000).await.unwrap();
+    store.create_device_grant(&g2, &u2, now / 1000, &[]).await.unwrap();
     let f = flow(&env, now);
     store.sign_on_flow(&f, &flow_user(), now, now + 2_000_000).await.unwrap();
     let FlowWrite::Written(v) = store.verify_flow_device(&f, &device_of(&g2), now, now + 2_000_000).await.unwrap()
@@ -523,7 +642,7 @@ async fn consent_fails_on_closed_grant(store: &dyn Store) {
 async fn approved_grant(store: &dyn Store, now_s: i64) -> DeviceGrant {
     let env = unique("env");
     let (g, u) = grant(&env, now_s);
-    store.create_device_grant(&g, &u, now_s).await.unwrap();
+    store.create_device_grant(&g, &u, now_s, &[]).await.unwrap();
     let f = flow(&env, now_s * 1000);
     store.sign_on_flow(&f, &flow_user(), now_s * 1000, now_s * 1000 + 900_000).await.unwrap();
     let FlowWrite::Written(v) =
@@ -557,11 +676,11 @@ async fn concurrent_redemption_has_one_winner(store: Arc<dyn Store>) {
 async fn concurrent_polls_are_all_recorded(store: Arc<dyn Store>) {
     let now_s = 1_800_000_000;
     let (g, u) = grant(&unique("env"), now_s);
-    store.create_device_grant(&g, &u, now_s).await.unwrap();
+    store.create_device_grant(&g, &u, now_s, &[]).await.unwrap();
     let pollers = (0..16).map(|i| {
         let store = store.clone();
         let id = g.grant_id.clone();
-        tokio::spawn(async move { store.record_poll(&id, "client-a", now_s * 1000 + i, 1000).await.unwrap() })
+        tokio::spawn(async move { store.record_poll(&id, "client-a", ISS, now_s * 1000 + i, 1000).await.unwrap() })
     });
     let mut lengths = Vec::new();
     for poller in pollers {

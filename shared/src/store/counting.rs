@@ -62,22 +62,36 @@ impl DirectoryStore for CountingStore {
 }
 
 #[async_trait]
-impl DeviceGrantStore for CountingStore {
-    async fn create_device_grant(&self, g: &DeviceGrant, u: &UserCodeEntry, now_s: i64) -> StoreResult<Created> {
-        self.counter.add("create_device_grant");
-        self.inner.create_device_grant(g, u, now_s).await
+impl SessionStore for CountingStore {
+    async fn session_user(&self, env: &str, username: &str, sid: &str) -> StoreResult<Option<User>> {
+        self.counter.add("session_user");
+        self.inner.session_user(env, username, sid).await
     }
-    async fn record_poll(&self, id: &str, client: &str, now_ms: i64, max: usize) -> StoreResult<PollRecord> {
+    async fn end_session(&self, env: &str, sid: &str, expires_at: i64) -> StoreResult<()> {
+        self.counter.add("end_session");
+        self.inner.end_session(env, sid, expires_at).await
+    }
+}
+
+#[async_trait]
+impl DeviceGrantStore for CountingStore {
+    async fn create_device_grant(
+        &self,
+        g: &DeviceGrant,
+        u: &UserCodeEntry,
+        now_s: i64,
+        counters: &[Counter],
+    ) -> StoreResult<Created> {
+        self.counter.add("create_device_grant");
+        self.inner.create_device_grant(g, u, now_s, counters).await
+    }
+    async fn record_poll(&self, id: &str, client: &str, iss: &str, now_ms: i64, max: usize) -> StoreResult<PollRecord> {
         self.counter.add("record_poll");
-        self.inner.record_poll(id, client, now_ms, max).await
+        self.inner.record_poll(id, client, iss, now_ms, max).await
     }
     async fn redeem_device_grant(&self, id: &str, now_ms: i64, rt: bool, keep: i64) -> StoreResult<bool> {
         self.counter.add("redeem_device_grant");
         self.inner.redeem_device_grant(id, now_ms, rt, keep).await
-    }
-    async fn find_user_code(&self, env: &str, hash: &str) -> StoreResult<Option<UserCodeEntry>> {
-        self.counter.add("find_user_code");
-        self.inner.find_user_code(env, hash).await
     }
 }
 
@@ -103,13 +117,17 @@ impl FlowStore for CountingStore {
 
 #[async_trait]
 impl GuardStore for CountingStore {
-    async fn code_attempt(&self, env: &str, hash: &str, flow: &str, keys: &LimiterKeys) -> StoreResult<CodeAttempt> {
-        self.counter.add("code_attempt");
-        self.inner.code_attempt(env, hash, flow, keys).await
+    async fn attempt_user_code(&self, attempt: &UserCodeAttempt<'_>) -> StoreResult<UserCodeOutcome> {
+        self.counter.add("attempt_user_code");
+        self.inner.attempt_user_code(attempt).await
     }
-    async fn record_code_failure(&self, fresh: &FlowRecord, keys: &LimiterKeys) -> StoreResult<()> {
-        self.counter.add("record_code_failure");
-        self.inner.record_code_failure(fresh, keys).await
+    async fn reserve(&self, counters: &[Counter]) -> StoreResult<Counted> {
+        self.counter.add("reserve");
+        self.inner.reserve(counters).await
+    }
+    async fn release(&self, counters: &[Counter]) -> StoreResult<()> {
+        self.counter.add("release");
+        self.inner.release(counters).await
     }
     async fn find_consent(&self, env: &str, user: &str, client: &str) -> StoreResult<Vec<String>> {
         self.counter.add("find_consent");
@@ -119,9 +137,9 @@ impl GuardStore for CountingStore {
         self.counter.add("list_consents");
         self.inner.list_consents(env, user).await
     }
-    async fn revoke_consent(&self, env: &str, user: &str, client: &str) -> StoreResult<()> {
+    async fn revoke_consent(&self, env: &str, user: &str, client: &str, now: i64) -> StoreResult<()> {
         self.counter.add("revoke_consent");
-        self.inner.revoke_consent(env, user, client).await
+        self.inner.revoke_consent(env, user, client, now).await
     }
 }
 
@@ -139,9 +157,9 @@ impl CodeStore for CountingStore {
         self.counter.add("resume_flow");
         self.inner.resume_flow(flow_id, code, now).await
     }
-    async fn redeem_code(&self, id: &str, client: &str, now: i64, rt: bool, keep: i64) -> StoreResult<CodeRedemption> {
+    async fn redeem_code(&self, id: &str, p: &CodeProof, now: i64, rt: bool, keep: i64) -> StoreResult<CodeRedemption> {
         self.counter.add("redeem_code");
-        self.inner.redeem_code(id, client, now, rt, keep).await
+        self.inner.redeem_code(id, p, now, rt, keep).await
     }
     async fn family(&self, kind: GrantKind, id: &str) -> StoreResult<Option<Family>> {
         self.counter.add("family");
@@ -152,15 +170,24 @@ impl CodeStore for CountingStore {
         kind: GrantKind,
         id: &str,
         c: &str,
+        iss: &str,
         g: u32,
         now: i64,
         keep: i64,
     ) -> StoreResult<Rotation> {
         self.counter.add("rotate_refresh");
-        self.inner.rotate_refresh(kind, id, c, g, now, keep).await
+        self.inner.rotate_refresh(kind, id, c, iss, g, now, keep).await
     }
     async fn revoke_family(&self, kind: GrantKind, id: &str, now: i64) -> StoreResult<()> {
         self.counter.add("revoke_family");
         self.inner.revoke_family(kind, id, now).await
+    }
+    async fn revoke_token(&self, jti: &str, expires_at: i64) -> StoreResult<()> {
+        self.counter.add("revoke_token");
+        self.inner.revoke_token(jti, expires_at).await
+    }
+    async fn token_revoked(&self, jti: &str) -> StoreResult<bool> {
+        self.counter.add("token_revoked");
+        self.inner.token_revoked(jti).await
     }
 }

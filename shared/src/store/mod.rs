@@ -67,6 +67,10 @@ pub struct DeviceGrant {
     pub grant_id: String,
     pub environment_id: String,
     pub client_id: String,
+    /// The issuer of the dialect the device asked in: the device code redeems only at that
+    /// dialect's token endpoint, and its tokens carry that `iss`.
+    #[serde(default)]
+    pub issuer: String,
     pub scopes: Vec<String>,
     pub created_ms: i64,
     /// Seconds since the epoch after which the codes are dead (also the TTL attribute).
@@ -106,6 +110,8 @@ pub enum Created {
     Created,
     /// A live grant of the environment already holds this user code: draw another.
     UserCodeTaken,
+    /// These rate counters (indexes into the request's) are at their limit: nothing was written.
+    Limited(Vec<usize>),
 }
 
 /// Result of appending a poll to a grant's log.
@@ -184,6 +190,31 @@ pub struct FlowRecord {
     pub resumed_ms: Option<i64>,
 }
 
+impl FlowRecord {
+    /// A flow as it starts: no facts yet, alive for `lifetime_ms`.
+    pub fn started(
+        flow_id: &str,
+        environment_id: &str,
+        application_id: Option<String>,
+        created_ms: i64,
+        lifetime_ms: i64,
+    ) -> Self {
+        Self {
+            flow_id: flow_id.to_owned(),
+            environment_id: environment_id.to_owned(),
+            application_id,
+            created_ms,
+            expires_ms: created_ms + lifetime_ms,
+            user: None,
+            device: None,
+            consent: None,
+            code_failures: 0,
+            authorize: None,
+            resumed_ms: None,
+        }
+    }
+}
+
 /// A validated authorization request (RFC 6749 §4.1.1, RFC 7636, OIDC Core §3.1.2.1), kept with
 /// its flow until the code is issued.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -214,6 +245,18 @@ pub struct AuthorizeRequest {
     pub login_hint: Option<String>,
 }
 
+impl AuthorizeRequest {
+    /// The request's PKCE challenge as one comparable value: `S256:{challenge}`,
+    /// `plain:{challenge}`, or `none` (RFC 7636 §4.3).
+    pub fn pkce_key(&self) -> String {
+        match (&self.code_challenge, self.code_challenge_method.as_deref()) {
+            (Some(challenge), Some("S256")) => format!("S256:{challenge}"),
+            (Some(challenge), _) => format!("plain:{challenge}"),
+            (None, _) => "none".to_owned(),
+        }
+    }
+}
+
 /// An authorization code's grant: single use, short-lived, bound to client, redirect URI, PKCE
 /// challenge, nonce and the sign-on; afterwards the family of the tokens issued from it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -231,7 +274,7 @@ pub struct CodeGrant {
 }
 
 /// Which kind of grant a token family hangs off.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum GrantKind {
     Device,
     Code,
@@ -245,6 +288,8 @@ pub struct Family {
     pub kind: GrantKind,
     pub grant_id: String,
     pub environment_id: String,
+    /// The issuer whose endpoints the family's tokens are good at.
+    pub issuer: String,
     pub client_id: String,
     pub scopes: Vec<String>,
     pub subject: Subject,
@@ -263,6 +308,7 @@ impl Family {
             kind: GrantKind::Device,
             grant_id: g.grant_id.clone(),
             environment_id: g.environment_id.clone(),
+            issuer: g.issuer.clone(),
             client_id: g.client_id.clone(),
             scopes: g.scopes.clone(),
             subject: decision.subject.clone(),
@@ -279,6 +325,7 @@ impl Family {
             kind: GrantKind::Code,
             grant_id: g.grant_id.clone(),
             environment_id: g.environment_id.clone(),
+            issuer: g.request.issuer.clone(),
             client_id: g.request.client_id.clone(),
             scopes: g.request.scopes.clone(),
             subject: g.subject.clone(),
@@ -290,14 +337,54 @@ impl Family {
     }
 }
 
+/// What the redemption of an authorization code must match (RFC 6749 §4.1.3, RFC 7636 §4.6,
+/// RFC 9207): checked by the same conditional write that spends the code, so a request that
+/// fails a check spends nothing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CodeProof {
+    pub client_id: String,
+    pub redirect_uri: String,
+    /// The issuer of the token endpoint called.
+    pub issuer: String,
+    /// The PKCE keys (`AuthorizeRequest::pkce_key`) the presented verifier answers.
+    pub pkce: Vec<String>,
+}
+
+impl CodeProof {
+    /// Whether `request` is what this proof answers.
+    pub fn matches(&self, request: &AuthorizeRequest) -> bool {
+        request.client_id == self.client_id
+            && request.redirect_uri == self.redirect_uri
+            && request.issuer == self.issuer
+            && self.pkce.contains(&request.pkce_key())
+    }
+}
+
 /// Result of redeeming an authorization code.
 #[derive(Debug, PartialEq, Eq)]
 pub enum CodeRedemption {
     Redeemed(Box<CodeGrant>),
-    /// Redeemed before: a replay (the caller revokes the family).
+    /// Redeemed before, with a proof that matches: a replay (the caller revokes the family).
     Replayed,
+    /// The code is this client's but the proof does not match: nothing was spent.
+    Mismatch(Box<CodeGrant>),
     /// Unknown, another client's, or expired.
     Invalid,
+}
+
+impl CodeRedemption {
+    /// Why a stored code was not redeemed with `proof` (both stores judge alike).
+    pub fn refused(code: CodeGrant, proof: &CodeProof) -> Self {
+        if code.request.client_id != proof.client_id {
+            CodeRedemption::Invalid
+        } else if !proof.matches(&code.request) {
+            CodeRedemption::Mismatch(Box::new(code))
+        } else if code.redeemed_ms.is_some() {
+            CodeRedemption::Replayed
+        } else {
+            CodeRedemption::Invalid
+        }
+    }
 }
 
 /// Result of rotating a refresh token.
@@ -329,6 +416,57 @@ pub enum ConsentWrite {
     GrantClosed,
 }
 
+/// A count of failures (or requests) in a time window, kept in the store so it holds across
+/// instances. `flows::guard` and `grants::device_code` name and size them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Counter {
+    /// A keyed hash naming what is counted (no raw address or username is stored).
+    pub key: String,
+    /// When the window ends, seconds since the epoch (the item's TTL).
+    pub expires_at: i64,
+    /// An attempt counted here may go ahead only while the count is below this; `None`: the
+    /// counter only counts.
+    pub below: Option<u32>,
+}
+
+/// Result of counting an attempt on a set of counters.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Counted {
+    /// Every limit held; every counter went up by one.
+    Counted,
+    /// These counters (indexes) were at their limit: nothing changed.
+    Refused(Vec<usize>),
+}
+
+/// One try of a user code, judged and counted in one atomic step (RFC 8628 §5.1).
+#[derive(Debug)]
+pub struct UserCodeAttempt<'a> {
+    /// The flow as it started; created from this if it is not stored yet.
+    pub fresh: &'a FlowRecord,
+    pub user_code_hash: &'a str,
+    /// A code of another application does not count as live (a flow started for one app).
+    pub application_id: Option<&'a str>,
+    /// The flow may try only while it has fewer wrong codes than this.
+    pub flow_below: u32,
+    pub counters: &'a [Counter],
+    pub now_ms: i64,
+}
+
+/// What a user-code try came to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum UserCodeOutcome {
+    /// No code (of the flow's application) has this hash: one failure was counted on the flow
+    /// and on every counter.
+    Wrong,
+    /// A code of the environment has this hash (its entry, which may have expired; an expired
+    /// one tells nothing about live codes). Nothing was counted.
+    Found(UserCodeEntry),
+    /// Refused before the code was judged; nothing changed. `flow` is the stored flow when it
+    /// could not take a code (moved on, expired, or at its limit); `counters` the indexes of the
+    /// counters at their limit.
+    Refused { flow: Option<Box<FlowRecord>>, counters: Vec<usize> },
+}
+
 /// Applications and users of an environment.
 #[async_trait]
 pub trait DirectoryStore: Send + Sync {
@@ -339,24 +477,38 @@ pub trait DirectoryStore: Send + Sync {
     async fn find_user(&self, environment_id: &str, username: &str) -> StoreResult<Option<User>>;
 }
 
+/// Sign-on sessions (the `ST` cookie carries them; the store only remembers the ended ones).
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// The user of a session, in one batched read: `None` when the user is unknown or the session
+    /// `session_id` was ended.
+    async fn session_user(&self, environment_id: &str, username: &str, session_id: &str) -> StoreResult<Option<User>>;
+
+    /// Ends a session for good (remembered until `expires_at`, when its cookie dies anyway).
+    async fn end_session(&self, environment_id: &str, session_id: &str, expires_at: i64) -> StoreResult<()>;
+}
+
 /// Device grants, addressed by device-code hash and by user-code hash.
 #[async_trait]
 pub trait DeviceGrantStore: Send + Sync {
-    /// Stores the grant and claims its user code in one atomic write; the claim fails while
-    /// another unexpired grant of the environment holds the code.
+    /// Stores the grant and claims its user code in one atomic write, counting the request on
+    /// `counters` (the device authorization rate limits). Fails while another unexpired grant of
+    /// the environment holds the code, or a counter is at its limit; then nothing is written.
     async fn create_device_grant(
         &self,
         grant: &DeviceGrant,
         user_code: &UserCodeEntry,
         now_s: i64,
+        counters: &[Counter],
     ) -> StoreResult<Created>;
 
-    /// Appends `now_ms` to the grant's poll log if the grant exists, belongs to `client_id`,
-    /// and its log holds fewer than `max_polls` entries.
+    /// Appends `now_ms` to the grant's poll log if the grant exists, belongs to `client_id` and
+    /// `issuer`, and its log holds fewer than `max_polls` entries.
     async fn record_poll(
         &self,
         grant_id: &str,
         client_id: &str,
+        issuer: &str,
         now_ms: i64,
         max_polls: usize,
     ) -> StoreResult<PollRecord>;
@@ -370,8 +522,6 @@ pub trait DeviceGrantStore: Send + Sync {
         with_refresh_token: bool,
         keep_until: i64,
     ) -> StoreResult<bool>;
-
-    async fn find_user_code(&self, environment_id: &str, user_code_hash: &str) -> StoreResult<Option<UserCodeEntry>>;
 }
 
 /// Sign-on flows. Each write is conditional on the facts the action needs.
@@ -401,7 +551,8 @@ pub trait FlowStore: Send + Sync {
     ) -> StoreResult<FlowWrite>;
 
     /// Records consent on the flow and the decision on its grant, atomically; an approval is also
-    /// remembered for the user and application (scopes added to what they granted before).
+    /// remembered for the user and application (scopes added to what they granted before, the
+    /// grant added to the families the consent covers).
     /// Conditions: flow unexpired with a device and no consent yet; grant unexpired and undecided.
     async fn decide_flow_device(
         &self,
@@ -410,25 +561,6 @@ pub trait FlowStore: Send + Sync {
         now_ms: i64,
         expires_ms: i64,
     ) -> StoreResult<ConsentWrite>;
-}
-
-/// The counters of the user-code guessing limits: one per client IP and time window, one per
-/// environment and time window. Keys and expiries come from `flows::guard`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LimiterKeys {
-    pub ip: String,
-    pub ip_expires_at: i64,
-    pub environment: String,
-    pub environment_expires_at: i64,
-}
-
-/// Everything a user-code attempt needs, fetched in one request.
-#[derive(Debug, PartialEq, Eq)]
-pub struct CodeAttempt {
-    pub entry: Option<UserCodeEntry>,
-    pub flow: Option<FlowRecord>,
-    pub ip_failures: u32,
-    pub environment_failures: u32,
 }
 
 /// Scopes a user has granted an application (remembered consent).
@@ -440,21 +572,22 @@ pub struct ConsentRecord {
     pub scopes: Vec<String>,
 }
 
-/// Guessing limits for user codes, and remembered consents.
+/// Guessing and sign-on limits, and remembered consents.
 #[async_trait]
 pub trait GuardStore: Send + Sync {
-    /// The user code entry, the flow and both failure counters, in one batched read.
-    async fn code_attempt(
-        &self,
-        environment_id: &str,
-        user_code_hash: &str,
-        flow_id: &str,
-        keys: &LimiterKeys,
-    ) -> StoreResult<CodeAttempt>;
+    /// Judges a user code and counts a wrong one, atomically (see `UserCodeAttempt`): unless the
+    /// hash names a code of the environment (and of `application_id`, when given), one failure
+    /// is added to the flow and to every counter; but only if the flow can take a code (not
+    /// stored, or stored without a device, consent or authorization request, unexpired, with fewer
+    /// than `flow_below` failures) and every counter is below its limit. Otherwise nothing
+    /// changes. A found code is never counted, so a correct code has nothing to refund.
+    async fn attempt_user_code(&self, attempt: &UserCodeAttempt<'_>) -> StoreResult<UserCodeOutcome>;
 
-    /// Counts a wrong code against the flow (created from `fresh` if not stored), the client IP and
-    /// the environment, in one atomic write.
-    async fn record_code_failure(&self, fresh: &FlowRecord, keys: &LimiterKeys) -> StoreResult<()>;
+    /// Adds one to every counter if each is below its limit, atomically; otherwise changes nothing.
+    async fn reserve(&self, counters: &[Counter]) -> StoreResult<Counted>;
+
+    /// Takes one back from every counter: a reservation that turned out not to be a failure.
+    async fn release(&self, counters: &[Counter]) -> StoreResult<()>;
 
     /// Scopes the user has granted the application (empty if none).
     async fn find_consent(&self, environment_id: &str, user_id: &str, client_id: &str) -> StoreResult<Vec<String>>;
@@ -462,8 +595,15 @@ pub trait GuardStore: Send + Sync {
     /// Every remembered consent of a user, by client id.
     async fn list_consents(&self, environment_id: &str, user_id: &str) -> StoreResult<Vec<ConsentRecord>>;
 
-    /// Forgets a remembered consent; the application must ask again.
-    async fn revoke_consent(&self, environment_id: &str, user_id: &str, client_id: &str) -> StoreResult<()>;
+    /// Forgets a remembered consent, and revokes every token family issued under it; the
+    /// application must ask again.
+    async fn revoke_consent(
+        &self,
+        environment_id: &str,
+        user_id: &str,
+        client_id: &str,
+        now_ms: i64,
+    ) -> StoreResult<()>;
 }
 
 /// Authorization code flows and the token families of both grant kinds.
@@ -483,15 +623,16 @@ pub trait CodeStore: Send + Sync {
     ) -> StoreResult<FlowWrite>;
 
     /// Turns a completed flow into its authorization code, once: marks the flow resumed and
-    /// stores the code grant, atomically. `false` if the flow was resumed already.
+    /// stores the code grant (listing it on the user's consent), atomically. `false` if the flow
+    /// was resumed already.
     async fn resume_flow(&self, flow_id: &str, code: &CodeGrant, now_ms: i64) -> StoreResult<bool>;
 
-    /// Redeems a code for `client_id`: unredeemed and unexpired, once. A redeemed grant is kept
+    /// Redeems a code: unredeemed, unexpired and matching `proof`, once. A redeemed grant is kept
     /// until `keep_until`, with a refresh token family at generation 0 if asked.
     async fn redeem_code(
         &self,
         grant_id: &str,
-        client_id: &str,
+        proof: &CodeProof,
         now_ms: i64,
         with_refresh_token: bool,
         keep_until: i64,
@@ -501,12 +642,14 @@ pub trait CodeStore: Send + Sync {
     async fn family(&self, kind: GrantKind, grant_id: &str) -> StoreResult<Option<Family>>;
 
     /// Moves the family from `generation` to the next if that is current, the family is
-    /// `client_id`'s, unrevoked and alive at `now_s`; extends it to `keep_until`.
+    /// `client_id`'s at `issuer`, unrevoked and alive at `now_s`; extends it to `keep_until`.
+    #[allow(clippy::too_many_arguments)]
     async fn rotate_refresh(
         &self,
         kind: GrantKind,
         grant_id: &str,
         client_id: &str,
+        issuer: &str,
         generation: u32,
         now_s: i64,
         keep_until: i64,
@@ -514,8 +657,15 @@ pub trait CodeStore: Send + Sync {
 
     /// Revokes everything issued from the grant.
     async fn revoke_family(&self, kind: GrantKind, grant_id: &str, now_ms: i64) -> StoreResult<()>;
+
+    /// Revokes one access token that hangs off no family (client credentials), by `jti`, until
+    /// it expires at `expires_at`.
+    async fn revoke_token(&self, jti: &str, expires_at: i64) -> StoreResult<()>;
+
+    /// Whether the access token `jti` was revoked.
+    async fn token_revoked(&self, jti: &str) -> StoreResult<bool>;
 }
 
 /// Everything the server keeps.
-pub trait Store: DirectoryStore + DeviceGrantStore + FlowStore + GuardStore + CodeStore {}
-impl<T: DirectoryStore + DeviceGrantStore + FlowStore + GuardStore + CodeStore> Store for T {}
+pub trait Store: DirectoryStore + SessionStore + DeviceGrantStore + FlowStore + GuardStore + CodeStore {}
+impl<T: DirectoryStore + SessionStore + DeviceGrantStore + FlowStore + GuardStore + CodeStore> Store for T {}

@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::TTL_ATTRIBUTE;
-use crate::store::{CodeGrant, DeviceGrant, FlowRecord, StoreError, StoreResult};
+use crate::store::{CodeGrant, DeviceGrant, FlowRecord, GrantKind, StoreError, StoreResult};
 
 pub(super) type Item = HashMap<String, Av>;
 
@@ -47,6 +47,24 @@ pub(super) fn limit_pk(key: &str) -> String {
 }
 pub(super) fn env_pk(environment_id: &str) -> String {
     format!("ENV#{environment_id}")
+}
+pub(super) fn ended_session_pk(environment_id: &str, session_id: &str) -> String {
+    format!("SESSION#{environment_id}#{session_id}")
+}
+pub(super) fn revoked_token_pk(jti: &str) -> String {
+    format!("REVOKED#{jti}")
+}
+
+/// A token family as a consent lists it: `d.{grant}` or `c.{grant}` (the refresh token's prefix).
+pub(super) fn family_tag(kind: GrantKind, grant_id: &str) -> String {
+    format!("{}.{grant_id}", crate::grants::refresh::kind_tag(kind))
+}
+pub(super) fn parse_family_tag(tag: &str) -> Option<(GrantKind, &str)> {
+    match tag.split_once('.')? {
+        ("d", id) => Some((GrantKind::Device, id)),
+        ("c", id) => Some((GrantKind::Code, id)),
+        _ => None,
+    }
 }
 
 pub(super) fn s(v: &str) -> Av {
@@ -88,6 +106,9 @@ pub(super) fn grant_item(g: &DeviceGrant) -> StoreResult<Item> {
     let mut item = key(grant_pk(&g.grant_id), "DEVICE");
     item.insert("environment_id".into(), s(&g.environment_id));
     item.insert("client_id".into(), s(&g.client_id));
+    if !g.issuer.is_empty() {
+        item.insert("issuer".into(), s(&g.issuer));
+    }
     item.insert("scopes".into(), json(&g.scopes)?);
     item.insert("created_ms".into(), n(g.created_ms));
     item.insert(TTL_ATTRIBUTE.into(), n(g.expires_at));
@@ -125,6 +146,7 @@ pub(super) fn grant_from(item: &Item) -> StoreResult<DeviceGrant> {
         grant_id: pk.strip_prefix("DEVICE#").ok_or_else(|| corrupt("pk"))?.to_owned(),
         environment_id: get_s(item, "environment_id")?.to_owned(),
         client_id: get_s(item, "client_id")?.to_owned(),
+        issuer: item.get("issuer").map(|_| get_s(item, "issuer")).transpose()?.unwrap_or_default().to_owned(),
         scopes: get_json(item, "scopes")?,
         created_ms: get_n(item, "created_ms")?,
         expires_at: get_n(item, TTL_ATTRIBUTE)?,
@@ -206,6 +228,10 @@ pub(super) fn code_item(c: &CodeGrant) -> StoreResult<Item> {
     let mut item = key(code_pk(&c.grant_id), "CODE");
     item.insert("environment_id".into(), s(&c.environment_id));
     item.insert("client_id".into(), s(&c.request.client_id));
+    // What a redemption is checked against, in its condition (`CodeProof`).
+    item.insert("redirect_uri".into(), s(&c.request.redirect_uri));
+    item.insert("issuer".into(), s(&c.request.issuer));
+    item.insert("pkce".into(), s(&c.request.pkce_key()));
     item.insert("request".into(), json(&c.request)?);
     item.insert("subject".into(), json(&c.subject)?);
     item.insert("created_ms".into(), n(c.created_ms));

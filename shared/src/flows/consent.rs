@@ -1,0 +1,85 @@
+//! The person's decision on a flow, and the approvals given on their behalf (remembered
+//! consent).
+
+use super::{status, FlowStatus, FlowStep, Refusal, ACTION_AUTHORIZE_CONSENT, ACTION_CONSENT, FLOW_LIFETIME_MS};
+use crate::app::App;
+use crate::error::FlowError;
+use crate::store::{ConsentWrite, Decision, FlowRecord, FlowWrite};
+
+/// Approves on the person's behalf when approval may be bypassed (PingFederate's "Bypass
+/// Authorization Approval", globally or for the application) and they already granted these
+/// scopes to this application. Costs store requests only where bypass is on.
+pub(super) async fn auto_approve(app: &App, step: FlowStep) -> Result<FlowStep, FlowError> {
+    if let (Some(user), Some(request)) = (&step.flow.user, &step.flow.authorize) {
+        // OpenID Connect: consent once; a remembered consent covering the scopes is enough.
+        if status(&step.flow) != FlowStatus::ConsentRequired || request.force_consent {
+            return Ok(step);
+        }
+        let granted = app.store.find_consent(&step.flow.environment_id, &user.id, &request.client_id).await?;
+        if !request.scopes.iter().all(|s| granted.contains(s)) {
+            return Ok(step);
+        }
+        let approved = decide(app, &step.flow, true).await.map_err(|e| e.for_action(app, &step.flow))?;
+        return Ok(FlowStep { flow: approved.flow, session: step.session });
+    }
+    let (Some(user), Some(device)) = (&step.flow.user, &step.flow.device) else {
+        return Ok(step);
+    };
+    if status(&step.flow) != FlowStatus::DagConsentRequired {
+        return Ok(step);
+    }
+    let application = app.application(&step.flow.environment_id, &device.client_id).await?;
+    let bypass = app.settings.bypass_authorization_approval || application.is_some_and(|a| a.bypass_approval_page);
+    if !bypass {
+        return Ok(step);
+    }
+    let granted = app.store.find_consent(&step.flow.environment_id, &user.id, &device.client_id).await?;
+    if !device.scopes.iter().all(|s| granted.contains(s)) {
+        return Ok(step);
+    }
+    let approved = decide(app, &step.flow, true).await.map_err(|e| e.for_action(app, &step.flow))?;
+    Ok(FlowStep { flow: approved.flow, session: step.session })
+}
+
+pub(super) async fn decide(app: &App, started: &FlowRecord, accept: bool) -> Result<FlowStep, Refusal> {
+    let now = app.clock.now_ms();
+    let current = app.store.get_flow(&started.flow_id).await?;
+    if let Some(flow) = current.as_ref().filter(|f| f.authorize.is_some()) {
+        if flow.expires_ms <= now || status(flow) != FlowStatus::ConsentRequired {
+            return Err(Refusal::WrongState {
+                action: ACTION_AUTHORIZE_CONSENT,
+                current: Some(Box::new(flow.clone())),
+            });
+        }
+        return match app.store.consent_flow(flow, accept, now, now + FLOW_LIFETIME_MS).await? {
+            FlowWrite::Written(flow) => Ok(FlowStep { flow, session: None }),
+            FlowWrite::Conflict(current) => {
+                Err(Refusal::WrongState { action: ACTION_AUTHORIZE_CONSENT, current: current.map(Box::new) })
+            }
+        };
+    }
+    let flow = match current {
+        Some(f) if f.expires_ms > now && status(&f) == FlowStatus::DagConsentRequired => f,
+        other => return Err(Refusal::WrongState { action: ACTION_CONSENT, current: other.map(Box::new) }),
+    };
+    let (Some(user), Some(_)) = (&flow.user, &flow.device) else {
+        return Err(Refusal::WrongState { action: ACTION_CONSENT, current: Some(Box::new(flow)) });
+    };
+    let decision = Decision { approved: accept, subject: user.subject(), decided_ms: now };
+    let expires_ms = now + FLOW_LIFETIME_MS;
+    match app.store.decide_flow_device(&flow, &decision, now, expires_ms).await? {
+        ConsentWrite::Written => {
+            Ok(FlowStep { flow: FlowRecord { consent: Some(accept), expires_ms, ..flow }, session: None })
+        }
+        ConsentWrite::FlowConflict => {
+            let current = app.store.get_flow(&flow.flow_id).await?;
+            Err(Refusal::WrongState { action: ACTION_CONSENT, current: current.map(Box::new) })
+        }
+        ConsentWrite::GrantClosed => Err(FlowError::invalid_data(
+            "INVALID_VALUE",
+            Some("userCode"),
+            "This device request has expired or was already answered. Start again on your device.",
+        )
+        .into()),
+    }
+}

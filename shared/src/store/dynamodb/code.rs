@@ -1,0 +1,215 @@
+//! Authorization code flows, codes, token families and revoked tokens.
+
+use aws_sdk_dynamodb::types::{Put, Update};
+
+use super::device::redemption_update;
+use super::*;
+
+#[async_trait]
+impl CodeStore for DynamoStore {
+    async fn create_flow(&self, flow: &FlowRecord) -> StoreResult<()> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(flow_item(flow)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn consent_flow(
+        &self,
+        flow: &FlowRecord,
+        approved: bool,
+        now_ms: i64,
+        expires_ms: i64,
+    ) -> StoreResult<FlowWrite> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(flow_pk(&flow.flow_id), "FLOW")))
+            .update_expression("SET consent = :consent, expires_ms = :exp, expires_at = :ttl")
+            .condition_expression("attribute_not_exists(consent) AND attribute_exists(flow_user) AND expires_ms > :now")
+            .expression_attribute_values(":consent", Av::Bool(approved))
+            .expression_attribute_values(":exp", n(expires_ms))
+            .expression_attribute_values(":ttl", n(expires_ms.div_euclid(1000) + 1))
+            .expression_attribute_values(":now", n(now_ms))
+            .build()
+            .map_err(build_err)?;
+        let mut items = vec![TransactWriteItem::builder().update(update).build()];
+        if let (true, Some(user), Some(request)) = (approved, &flow.user, &flow.authorize) {
+            let consent_key = Self::key(consent_pk(&flow.environment_id, &user.id), &request.client_id);
+            items.extend(self.remember_item(consent_key, &request.scopes, None)?);
+        }
+        match self.transact(items).await? {
+            Ok(()) => Ok(FlowWrite::Written(FlowRecord { consent: Some(approved), expires_ms, ..flow.clone() })),
+            Err(_) => Ok(FlowWrite::Conflict(self.get_flow(&flow.flow_id).await?)),
+        }
+    }
+
+    async fn resume_flow(&self, flow_id: &str, code: &CodeGrant, now_ms: i64) -> StoreResult<bool> {
+        let mark = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(flow_pk(flow_id), "FLOW")))
+            .update_expression("SET resumed_ms = :now")
+            .condition_expression("consent = :yes AND attribute_not_exists(resumed_ms)")
+            .expression_attribute_values(":now", n(now_ms))
+            .expression_attribute_values(":yes", Av::Bool(true))
+            .build()
+            .map_err(build_err)?;
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(code_item(code)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(build_err)?;
+        let mut items =
+            vec![TransactWriteItem::builder().update(mark).build(), TransactWriteItem::builder().put(put).build()];
+        if !code.request.scopes.is_empty() {
+            let consent_key =
+                Self::key(consent_pk(&code.environment_id, &code.subject.user_id), &code.request.client_id);
+            let family = family_tag(GrantKind::Code, &code.grant_id);
+            items.extend(self.remember_item(consent_key, &[], Some(&family))?);
+        }
+        Ok(self.transact(items).await?.is_ok())
+    }
+
+    async fn redeem_code(
+        &self,
+        grant_id: &str,
+        proof: &CodeProof,
+        now_ms: i64,
+        with_refresh_token: bool,
+        keep_until: i64,
+    ) -> StoreResult<CodeRedemption> {
+        let set = redemption_update(with_refresh_token);
+        let pkce_names: Vec<String> = (0..proof.pkce.len()).map(|i| format!(":pkce{i}")).collect();
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(code_pk(grant_id), "CODE")))
+            .update_expression(set)
+            .condition_expression(format!(
+                "attribute_exists(pk) AND client_id = :client AND redirect_uri = :redirect AND issuer = :iss \
+                 AND pkce IN ({}) AND attribute_not_exists(redeemed_ms) AND expires_at > :now_s",
+                pkce_names.join(", ")
+            ))
+            .expression_attribute_values(":client", s(&proof.client_id))
+            .expression_attribute_values(":redirect", s(&proof.redirect_uri))
+            .expression_attribute_values(":iss", s(&proof.issuer))
+            .expression_attribute_values(":now", n(now_ms))
+            .expression_attribute_values(":now_s", n(now_ms.div_euclid(1000)))
+            .expression_attribute_values(":keep", n(keep_until))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(OnFail::AllOld);
+        for (name, key) in pkce_names.iter().zip(&proof.pkce) {
+            update = update.expression_attribute_values(name, s(key));
+        }
+        if with_refresh_token {
+            update = update.expression_attribute_values(":zero", n(0));
+        }
+        match conditional(update.send().await.map(|out| out.attributes))? {
+            Ok(item) => Ok(CodeRedemption::Redeemed(Box::new(code_from(&item)?))),
+            Err(Some(old)) => Ok(CodeRedemption::refused(code_from(&old)?, proof)),
+            Err(None) => Ok(CodeRedemption::Invalid),
+        }
+    }
+
+    async fn family(&self, kind: GrantKind, grant_id: &str) -> StoreResult<Option<Family>> {
+        match self.get(family_key(kind, grant_id)).await? {
+            Some(item) => family_from(kind, &item),
+            None => Ok(None),
+        }
+    }
+
+    async fn rotate_refresh(
+        &self,
+        kind: GrantKind,
+        grant_id: &str,
+        client_id: &str,
+        issuer: &str,
+        generation: u32,
+        now_s: i64,
+        keep_until: i64,
+    ) -> StoreResult<Rotation> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(family_key(kind, grant_id)))
+            .update_expression("SET rt_generation = :next, expires_at = :keep")
+            .condition_expression(
+                "client_id = :client AND (attribute_not_exists(issuer) OR issuer = :iss) AND rt_generation = :gen \
+                 AND attribute_not_exists(revoked_ms) AND expires_at > :now",
+            )
+            .expression_attribute_values(":client", s(client_id))
+            .expression_attribute_values(":iss", s(issuer))
+            .expression_attribute_values(":gen", n(i64::from(generation)))
+            .expression_attribute_values(":next", n(i64::from(generation) + 1))
+            .expression_attribute_values(":now", n(now_s))
+            .expression_attribute_values(":keep", n(keep_until))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(OnFail::AllOld)
+            .send()
+            .await
+            .map(|out| out.attributes);
+        match conditional(result)? {
+            Ok(item) => Ok(family_from(kind, &item)?.map_or(Rotation::Invalid, |f| Rotation::Rotated(Box::new(f)))),
+            Err(Some(old)) => {
+                let stale = family_from(kind, &old)?.is_some_and(|f| {
+                    f.client_id == client_id
+                        && (f.issuer.is_empty() || f.issuer == issuer)
+                        && !f.revoked
+                        && f.expires_at > now_s
+                        && f.rt_generation.is_some_and(|g| g > generation)
+                });
+                Ok(if stale { Rotation::Stale } else { Rotation::Invalid })
+            }
+            Err(None) => Ok(Rotation::Invalid),
+        }
+    }
+
+    async fn revoke_family(&self, kind: GrantKind, grant_id: &str, now_ms: i64) -> StoreResult<()> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(family_key(kind, grant_id)))
+            .update_expression("SET revoked_ms = if_not_exists(revoked_ms, :now)")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":now", n(now_ms))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .map(|out| out.attributes);
+        conditional(result)?.ok();
+        Ok(())
+    }
+
+    async fn revoke_token(&self, jti: &str, expires_at: i64) -> StoreResult<()> {
+        let mut item = Self::key(revoked_token_pk(jti), "REVOKED");
+        item.insert(TTL_ATTRIBUTE.into(), n(expires_at));
+        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn token_revoked(&self, jti: &str) -> StoreResult<bool> {
+        Ok(self.get(Self::key(revoked_token_pk(jti), "REVOKED")).await?.is_some())
+    }
+}
+
+fn family_key(kind: GrantKind, grant_id: &str) -> Item {
+    match kind {
+        GrantKind::Device => DynamoStore::key(grant_pk(grant_id), "DEVICE"),
+        GrantKind::Code => DynamoStore::key(code_pk(grant_id), "CODE"),
+    }
+}
+
+fn family_from(kind: GrantKind, item: &Item) -> StoreResult<Option<Family>> {
+    Ok(match kind {
+        GrantKind::Device => Family::from_device(&grant_from(item)?),
+        GrantKind::Code => Family::from_code(&code_from(item)?),
+    })
+}
