@@ -132,10 +132,13 @@ async fn unauthenticated_callers_store_little(kind: StoreKind) {
     assert_eq!(device("127.0.40.1").await.status, 200, "a new minute");
 
     // Any UUID routes; the application cache keeps a bounded number of environments.
+    let cached = s.app.cached_environments();
     for _ in 0..(shared::app::MAX_CACHED_ENVIRONMENTS + 50) {
         let env = uuid::Uuid::new_v4();
-        s.http.get(s.url(&format!("/{env}/device"))).send().await.unwrap();
+        let unknown = s.http.get(s.url(&format!("/{env}/device/tv"))).send().await.unwrap();
+        assert_eq!(unknown.status(), 404);
     }
+    assert!(s.app.cached_environments() > cached, "the lookups went through the cache");
     assert!(s.app.cached_environments() <= shared::app::MAX_CACHED_ENVIRONMENTS);
     s.stop().await;
 }
