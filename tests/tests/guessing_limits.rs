@@ -119,6 +119,7 @@ async fn simultaneous_wrong_codes(kind: StoreKind) {
     let judged = answers.iter().filter(|a| a.status == 400).count();
     let refused = answers.iter().filter(|a| a.status == 429).count();
     assert_eq!(judged + refused, 100, "only wrong-code and limit answers: {answers:?}");
+    println!("{kind:?}: {judged} of 100 simultaneous wrong codes from one network were judged");
     assert!(judged <= NETWORK_MAX_FAILURES as usize, "{judged} of 100 simultaneous wrong codes were judged");
     assert!(judged >= 1, "the first is judged");
     // What was judged was counted: at the limit, the network's right code waits too.

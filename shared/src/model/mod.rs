@@ -1,4 +1,8 @@
-//! The directory: applications (OAuth clients) and users, with PingOne's property names.
+//! The records: the directory (applications, that is OAuth clients, and users, with PingOne's
+//! property names) here, grants and flows in their modules.
+
+pub mod flow;
+pub mod grant;
 
 use serde::{Deserialize, Serialize};
 

@@ -1,0 +1,156 @@
+//! Device grants and the sign-on flows that decide them, in memory.
+
+use super::*;
+
+#[async_trait]
+impl DeviceGrantStore for MemoryStore {
+    async fn create_device_grant(
+        &self,
+        grant: &DeviceGrant,
+        user_code: &UserCodeEntry,
+        now_s: i64,
+        counters: &[Counter],
+    ) -> StoreResult<Created> {
+        let mut tables = self.at(now_s);
+        let limited = tables.at_limit(counters);
+        if !limited.is_empty() {
+            return Ok(Created::Limited(limited));
+        }
+        let code_key = (user_code.environment_id.clone(), user_code.user_code_hash.clone());
+        let code_live = tables.user_codes.get(&code_key).is_some_and(|u| u.expires_at >= now_s);
+        if code_live || tables.grants.contains_key(&grant.grant_id) {
+            return Ok(Created::UserCodeTaken);
+        }
+        tables.add(counters, 1);
+        tables.expires(user_code.expires_at, Expiring::UserCode(code_key.0.clone(), code_key.1.clone()));
+        tables.user_codes.insert(code_key, user_code.clone());
+        tables.expires(grant.expires_at, Expiring::Grant(grant.grant_id.clone()));
+        tables.grants.insert(grant.grant_id.clone(), grant.clone());
+        Ok(Created::Created)
+    }
+
+    async fn record_poll(
+        &self,
+        grant_id: &str,
+        client_id: &str,
+        issuer: &str,
+        now_ms: i64,
+        max_polls: usize,
+    ) -> StoreResult<PollRecord> {
+        let mut tables = self.lock();
+        let Some(grant) = tables.grants.get_mut(grant_id) else {
+            return Ok(PollRecord::Unknown);
+        };
+        if grant.client_id != client_id || !(grant.issuer.is_empty() || grant.issuer == issuer) {
+            return Ok(PollRecord::Unknown);
+        }
+        if grant.polls.len() >= max_polls {
+            return Ok(PollRecord::LogFull(grant.clone()));
+        }
+        grant.polls.push(now_ms);
+        Ok(PollRecord::Recorded(grant.clone()))
+    }
+
+    async fn redeem_device_grant(
+        &self,
+        grant_id: &str,
+        now_ms: i64,
+        with_refresh_token: bool,
+        keep_until: i64,
+    ) -> StoreResult<bool> {
+        let mut tables = self.lock();
+        let Some(grant) = tables.grants.get_mut(grant_id) else {
+            return Ok(false);
+        };
+        let approved = grant.decision.as_ref().is_some_and(|d| d.approved);
+        if !approved || grant.redeemed_ms.is_some() {
+            return Ok(false);
+        }
+        grant.redeemed_ms = Some(now_ms);
+        grant.rt_generation = with_refresh_token.then_some(0);
+        grant.expires_at = keep_until;
+        tables.expires(keep_until, Expiring::Grant(grant_id.to_owned()));
+        Ok(true)
+    }
+}
+
+#[async_trait]
+impl FlowStore for MemoryStore {
+    async fn get_flow(&self, flow_id: &str) -> StoreResult<Option<FlowRecord>> {
+        Ok(self.lock().flows.get(flow_id).cloned())
+    }
+
+    async fn sign_on_flow(
+        &self,
+        fresh: &FlowRecord,
+        user: &FlowUser,
+        now_ms: i64,
+        expires_ms: i64,
+    ) -> StoreResult<FlowWrite> {
+        let mut tables = self.at(now_ms.div_euclid(1000));
+        let flow = match tables.flows.get(&fresh.flow_id) {
+            None => fresh.clone(),
+            Some(f) if f.expires_ms > now_ms && f.user.is_none() => f.clone(),
+            Some(f) => return Ok(FlowWrite::Conflict(Some(f.clone()))),
+        };
+        let flow = FlowRecord { user: Some(user.clone()), expires_ms, ..flow };
+        tables.put_flow(flow.clone());
+        Ok(FlowWrite::Written(flow))
+    }
+
+    async fn verify_flow_device(
+        &self,
+        fresh: &FlowRecord,
+        device: &FlowDevice,
+        now_ms: i64,
+        expires_ms: i64,
+    ) -> StoreResult<FlowWrite> {
+        let mut tables = self.at(now_ms.div_euclid(1000));
+        let flow = match tables.flows.get(&fresh.flow_id) {
+            None => fresh.clone(),
+            Some(f) if f.expires_ms > now_ms && f.device.is_none() => f.clone(),
+            Some(f) => return Ok(FlowWrite::Conflict(Some(f.clone()))),
+        };
+        let flow = FlowRecord { device: Some(device.clone()), expires_ms, ..flow };
+        tables.put_flow(flow.clone());
+        Ok(FlowWrite::Written(flow))
+    }
+
+    async fn decide_flow_device(
+        &self,
+        flow: &FlowRecord,
+        decision: &Decision,
+        now_ms: i64,
+        expires_ms: i64,
+    ) -> StoreResult<ConsentWrite> {
+        let mut tables = self.lock();
+        let Some(device) = &flow.device else {
+            return Ok(ConsentWrite::FlowConflict);
+        };
+        let flow_ok = tables
+            .flows
+            .get(&flow.flow_id)
+            .is_some_and(|f| f.expires_ms > now_ms && f.consent.is_none() && f.device.as_ref() == Some(device));
+        if !flow_ok {
+            return Ok(ConsentWrite::FlowConflict);
+        }
+        let grant_ok = tables
+            .grants
+            .get(&device.grant_id)
+            .is_some_and(|g| g.expires_at > now_ms.div_euclid(1000) && g.decision.is_none());
+        if !grant_ok {
+            return Ok(ConsentWrite::GrantClosed);
+        }
+        if let Some(stored) = tables.flows.get(&flow.flow_id).cloned() {
+            tables.put_flow(FlowRecord { consent: Some(decision.approved), expires_ms, ..stored });
+        }
+        if let Some(grant) = tables.grants.get_mut(&device.grant_id) {
+            grant.decision = Some(decision.clone());
+        }
+        if decision.approved {
+            let family = (GrantKind::Device, device.grant_id.as_str());
+            tables.remember(&flow.environment_id, &decision.subject.user_id, &device.client_id, &device.scopes, family);
+        }
+        Ok(ConsentWrite::Written)
+    }
+}

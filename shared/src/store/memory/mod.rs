@@ -1,0 +1,250 @@
+//! The embedded store: the same semantics as DynamoDB under one lock, for the local server and
+//! tests. Expired items stay readable for a while, as DynamoDB's lazy TTL leaves them, then leave
+//! memory through an expiry queue: each write retires what expired before it, so no request
+//! pays for a sweep of every table.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+
+mod codes;
+mod grants;
+
+use super::*;
+use crate::model::username_key;
+
+/// Items expired longer than this are dropped (DynamoDB TTL's lag, in small).
+const SWEEP_GRACE_S: i64 = 3600;
+
+/// An item that expires, by table.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Expiring {
+    Grant(String),
+    UserCode(String, String),
+    Flow(String),
+    Counter(String),
+    Code(String),
+    RevokedToken(String),
+    EndedSession(String, String),
+}
+
+/// A remembered consent: the scopes granted, and the token families issued under it.
+type Remembered = (Vec<String>, HashSet<(GrantKind, String)>);
+
+#[derive(Default)]
+struct Tables {
+    applications: HashMap<(String, String), Application>,
+    users: HashMap<(String, String), User>,
+    grants: HashMap<String, DeviceGrant>,
+    user_codes: HashMap<(String, String), UserCodeEntry>,
+    flows: HashMap<String, FlowRecord>,
+    /// Counters: key -> (count, expires_at).
+    counters: HashMap<String, (i64, i64)>,
+    /// Remembered consents: scopes, and the token families issued under them.
+    consents: HashMap<(String, String, String), Remembered>,
+    codes: HashMap<String, CodeGrant>,
+    /// Revoked access tokens without a family: jti -> expires_at.
+    revoked_tokens: HashMap<String, i64>,
+    /// Ended sessions: (environment, session id) -> expires_at.
+    ended_sessions: HashMap<(String, String), i64>,
+    /// When each item expires, soonest first (an item may appear once per expiry it had).
+    expiry: BinaryHeap<Reverse<(i64, Expiring)>>,
+}
+
+#[derive(Default)]
+pub struct MemoryStore {
+    tables: Mutex<Tables>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The tables, after dropping what expired more than the grace period before `now_s`.
+    fn at(&self, now_s: i64) -> MutexGuard<'_, Tables> {
+        let mut tables = self.lock();
+        tables.retire(now_s);
+        tables
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Tables> {
+        self.tables.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Items held (for tests of memory bounds).
+    pub fn item_count(&self) -> usize {
+        let t = self.lock();
+        t.grants.len() + t.user_codes.len() + t.flows.len() + t.counters.len() + t.codes.len()
+    }
+}
+
+impl Tables {
+    fn expires(&mut self, expires_at: i64, item: Expiring) {
+        self.expiry.push(Reverse((expires_at, item)));
+    }
+
+    /// Drops items whose expiry (as they now stand) lies more than the grace before `now_s`.
+    /// Each queue entry is popped once, so the work is amortised over the writes that made them.
+    fn retire(&mut self, now_s: i64) {
+        let dead = now_s - SWEEP_GRACE_S;
+        while let Some(Reverse((at, _))) = self.expiry.peek() {
+            if *at >= dead {
+                break;
+            }
+            let Some(Reverse((_, item))) = self.expiry.pop() else { break };
+            match item {
+                Expiring::Grant(k) => remove_if(&mut self.grants, &k, |g| g.expires_at < dead),
+                Expiring::UserCode(e, h) => remove_if(&mut self.user_codes, &(e, h), |u| u.expires_at < dead),
+                Expiring::Flow(k) => remove_if(&mut self.flows, &k, |f| f.expires_ms.div_euclid(1000) < dead),
+                Expiring::Counter(k) => remove_if(&mut self.counters, &k, |(_, exp)| *exp < dead),
+                Expiring::Code(k) => remove_if(&mut self.codes, &k, |c| c.expires_at < dead),
+                Expiring::RevokedToken(k) => remove_if(&mut self.revoked_tokens, &k, |exp| *exp < dead),
+                Expiring::EndedSession(e, s) => remove_if(&mut self.ended_sessions, &(e, s), |exp| *exp < dead),
+            }
+        }
+    }
+
+    fn put_flow(&mut self, flow: FlowRecord) {
+        self.expires(flow.expires_ms.div_euclid(1000) + 1, Expiring::Flow(flow.flow_id.clone()));
+        self.flows.insert(flow.flow_id.clone(), flow);
+    }
+
+    fn remember(&mut self, env: &str, user_id: &str, client_id: &str, scopes: &[String], family: (GrantKind, &str)) {
+        let key = (env.to_owned(), user_id.to_owned(), client_id.to_owned());
+        let (granted, families) = self.consents.entry(key).or_default();
+        for scope in scopes {
+            if !granted.contains(scope) {
+                granted.push(scope.clone());
+            }
+        }
+        granted.sort();
+        if !family.1.is_empty() {
+            families.insert((family.0, family.1.to_owned()));
+        }
+    }
+
+    fn family(&self, kind: GrantKind, grant_id: &str) -> Option<Family> {
+        match kind {
+            GrantKind::Device => self.grants.get(grant_id).and_then(Family::from_device),
+            GrantKind::Code => self.codes.get(grant_id).and_then(Family::from_code),
+        }
+    }
+
+    fn revoke(&mut self, kind: GrantKind, grant_id: &str, now_ms: i64) {
+        let revoked = match kind {
+            GrantKind::Device => self.grants.get_mut(grant_id).map(|g| &mut g.revoked_ms),
+            GrantKind::Code => self.codes.get_mut(grant_id).map(|c| &mut c.revoked_ms),
+        };
+        if let Some(revoked) = revoked {
+            revoked.get_or_insert(now_ms);
+        }
+    }
+
+    fn count(&self, counter: &Counter) -> i64 {
+        self.counters.get(&counter.key).map_or(0, |(n, _)| *n)
+    }
+
+    /// The indexes of the counters at their limit.
+    fn at_limit(&self, counters: &[Counter]) -> Vec<usize> {
+        counters
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.below.is_some_and(|below| self.count(c) >= i64::from(below)))
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    fn add(&mut self, counters: &[Counter], delta: i64) {
+        for counter in counters {
+            let entry = self.counters.entry(counter.key.clone()).or_insert((0, counter.expires_at));
+            entry.0 += delta;
+            let expires_at = entry.1;
+            self.expires(expires_at, Expiring::Counter(counter.key.clone()));
+        }
+    }
+}
+
+fn remove_if<K: std::hash::Hash + Eq, V>(map: &mut HashMap<K, V>, key: &K, dead: impl Fn(&V) -> bool) {
+    if map.get(key).is_some_and(dead) {
+        map.remove(key);
+    }
+}
+
+#[async_trait]
+impl DirectoryStore for MemoryStore {
+    async fn put_application(&self, app: &Application) -> StoreResult<()> {
+        let key = (app.environment_id.clone(), app.client_id.clone());
+        self.lock().applications.insert(key, app.clone());
+        Ok(())
+    }
+
+    async fn list_applications(&self, environment_id: &str) -> StoreResult<Vec<Application>> {
+        let tables = self.lock();
+        let mut apps: Vec<Application> =
+            tables.applications.values().filter(|a| a.environment_id == environment_id).cloned().collect();
+        apps.sort_by(|a, b| a.client_id.cmp(&b.client_id));
+        Ok(apps)
+    }
+
+    async fn put_user(&self, user: &User) -> StoreResult<()> {
+        let key = (user.environment_id.clone(), username_key(&user.username));
+        self.lock().users.insert(key, user.clone());
+        Ok(())
+    }
+
+    async fn find_user(&self, environment_id: &str, username: &str) -> StoreResult<Option<User>> {
+        let key = (environment_id.to_owned(), username_key(username));
+        Ok(self.lock().users.get(&key).cloned())
+    }
+}
+
+#[async_trait]
+impl SessionStore for MemoryStore {
+    async fn session_user(&self, environment_id: &str, username: &str, session_id: &str) -> StoreResult<Option<User>> {
+        let tables = self.lock();
+        if tables.ended_sessions.contains_key(&(environment_id.to_owned(), session_id.to_owned())) {
+            return Ok(None);
+        }
+        Ok(tables.users.get(&(environment_id.to_owned(), username_key(username))).cloned())
+    }
+
+    async fn end_session(&self, environment_id: &str, session_id: &str, expires_at: i64) -> StoreResult<()> {
+        let mut tables = self.lock();
+        let key = (environment_id.to_owned(), session_id.to_owned());
+        tables.ended_sessions.insert(key.clone(), expires_at);
+        tables.expires(expires_at, Expiring::EndedSession(key.0, key.1));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn memory_store_meets_the_contract() {
+        super::super::contract::run_all(Arc::new(MemoryStore::new())).await;
+    }
+
+    /// Probe finding F11: expired items leave memory as later writes come, each write retiring
+    /// what expired before it (no sweep over every table).
+    #[tokio::test]
+    async fn expired_items_leave_memory() {
+        let store = MemoryStore::new();
+        let now_s = 1_800_000_000;
+        for i in 0..1000 {
+            let counter = Counter { key: format!("k{i}"), expires_at: now_s + 60, below: None };
+            store.reserve(&[counter]).await.unwrap();
+        }
+        assert_eq!(store.item_count(), 1000);
+        let flow = FlowRecord::started("f", "e", None, (now_s + 60 + SWEEP_GRACE_S + 1) * 1000, 600_000);
+        store.create_flow(&flow).await.unwrap();
+        assert_eq!(store.item_count(), 1, "the counters expired past the grace period are gone");
+        assert_eq!(store.lock().expiry.len(), 1, "and so are their queue entries");
+    }
+}
