@@ -149,17 +149,9 @@ impl CodeStore for MemoryStore {
         let Some(code) = tables.codes.get_mut(grant_id) else {
             return Ok(CodeRedemption::Invalid);
         };
-        if code.request.client_id != proof.client_id {
-            return Ok(CodeRedemption::Invalid);
-        }
-        if !proof.matches(&code.request) {
-            return Ok(CodeRedemption::Mismatch(Box::new(code.clone())));
-        }
-        if code.redeemed_ms.is_some() {
-            return Ok(CodeRedemption::Replayed);
-        }
-        if code.expires_at <= now_ms.div_euclid(1000) {
-            return Ok(CodeRedemption::Invalid);
+        let live = code.redeemed_ms.is_none() && code.expires_at > now_ms.div_euclid(1000);
+        if !(live && proof.matches(&code.request)) {
+            return Ok(CodeRedemption::refused(code.clone(), proof));
         }
         code.redeemed_ms = Some(now_ms);
         code.rt_generation = with_refresh_token.then_some(0);

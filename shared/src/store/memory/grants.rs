@@ -87,15 +87,8 @@ impl FlowStore for MemoryStore {
         now_ms: i64,
         expires_ms: i64,
     ) -> StoreResult<FlowWrite> {
-        let mut tables = self.at(now_ms.div_euclid(1000));
-        let flow = match tables.flows.get(&fresh.flow_id) {
-            None => fresh.clone(),
-            Some(f) if f.expires_ms > now_ms && f.user.is_none() => f.clone(),
-            Some(f) => return Ok(FlowWrite::Conflict(Some(f.clone()))),
-        };
-        let flow = FlowRecord { user: Some(user.clone()), expires_ms, ..flow };
-        tables.put_flow(flow.clone());
-        Ok(FlowWrite::Written(flow))
+        let signed_on = |f: FlowRecord| FlowRecord { user: Some(user.clone()), expires_ms, ..f };
+        Ok(self.upsert_flow(fresh, now_ms, |f| f.user.is_none(), signed_on))
     }
 
     async fn verify_flow_device(
@@ -105,15 +98,8 @@ impl FlowStore for MemoryStore {
         now_ms: i64,
         expires_ms: i64,
     ) -> StoreResult<FlowWrite> {
-        let mut tables = self.at(now_ms.div_euclid(1000));
-        let flow = match tables.flows.get(&fresh.flow_id) {
-            None => fresh.clone(),
-            Some(f) if f.expires_ms > now_ms && f.device.is_none() => f.clone(),
-            Some(f) => return Ok(FlowWrite::Conflict(Some(f.clone()))),
-        };
-        let flow = FlowRecord { device: Some(device.clone()), expires_ms, ..flow };
-        tables.put_flow(flow.clone());
-        Ok(FlowWrite::Written(flow))
+        let verified = |f: FlowRecord| FlowRecord { device: Some(device.clone()), expires_ms, ..f };
+        Ok(self.upsert_flow(fresh, now_ms, |f| f.device.is_none(), verified))
     }
 
     async fn decide_flow_device(
@@ -152,5 +138,27 @@ impl FlowStore for MemoryStore {
             tables.remember(&flow.environment_id, &decision.subject.user_id, &device.client_id, &device.scopes, family);
         }
         Ok(ConsentWrite::Written)
+    }
+}
+
+impl MemoryStore {
+    /// Writes `set` of the flow (or of `fresh` when not stored) if the stored flow is unexpired and
+    /// `may` take the change; otherwise the conflict with the flow as it stands.
+    fn upsert_flow(
+        &self,
+        fresh: &FlowRecord,
+        now_ms: i64,
+        may: impl Fn(&FlowRecord) -> bool,
+        set: impl FnOnce(FlowRecord) -> FlowRecord,
+    ) -> FlowWrite {
+        let mut tables = self.at(now_ms.div_euclid(1000));
+        let flow = match tables.flows.get(&fresh.flow_id) {
+            None => fresh.clone(),
+            Some(f) if f.expires_ms > now_ms && may(f) => f.clone(),
+            Some(f) => return FlowWrite::Conflict(Some(f.clone())),
+        };
+        let flow = set(flow);
+        tables.put_flow(flow.clone());
+        FlowWrite::Written(flow)
     }
 }
