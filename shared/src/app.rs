@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use crate::audit::{self, Action, AuditSink, LogSink, Status};
 use crate::clock::{Clock, OsRandom, Random, SystemClock};
 use crate::config::{Settings, StoreSettings};
 use crate::hashing::Hasher;
@@ -35,6 +36,8 @@ pub struct App {
     pub signer: Signer,
     pub clock: Arc<dyn Clock>,
     pub random: Arc<dyn Random>,
+    /// Where audit events go (the log stream unless `with_audit` says otherwise).
+    pub audit: Arc<dyn AuditSink>,
     directory: Mutex<DirectoryCache>,
 }
 
@@ -47,7 +50,18 @@ impl App {
         clock: Arc<dyn Clock>,
         random: Arc<dyn Random>,
     ) -> Self {
-        Self { settings, store, hasher, signer, clock, random, directory: Mutex::new(HashMap::new()) }
+        let audit: Arc<dyn AuditSink> = Arc::new(LogSink);
+        Self { settings, store, hasher, signer, clock, random, audit, directory: Mutex::new(HashMap::new()) }
+    }
+
+    /// The same app with audit events going to `sink`.
+    pub fn with_audit(self, sink: Arc<dyn AuditSink>) -> Self {
+        Self { audit: sink, ..self }
+    }
+
+    /// An audit event of `action` in `environment_id`, now; `.emit()` records it.
+    pub fn audit(&self, environment_id: &str, action: Action, status: Status, description: &str) -> audit::Event<'_> {
+        audit::event(&self.audit, self.clock.now_ms(), environment_id, action, status, description)
     }
 
     /// The production wiring: store, server secrets (`crate::secrets`) and clock from `settings`.

@@ -107,12 +107,16 @@ impl OAuthError {
         )
     }
 
+    /// 503 with `Retry-After: 1`: the store failed or timed out; the request changed nothing
+    /// the client can observe, and the same request may be sent again.
     pub fn temporarily_unavailable() -> Self {
-        Self::new(
+        let mut err = Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "temporarily_unavailable",
             "The server could not reach its store; retry the request shortly.",
-        )
+        );
+        err.retry_after = Some(1);
+        err
     }
 
     /// 429 with `Retry-After`: a rate limit of this endpoint was reached. `temporarily_unavailable`
@@ -305,7 +309,11 @@ impl ErrorResponse for FlowError {
             message: &self.message,
             details: &self.details,
         };
-        no_store(json(self.status, &body))
+        let mut response = no_store(json(self.status, &body));
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(1));
+        }
+        response
     }
 }
 

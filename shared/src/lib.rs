@@ -3,6 +3,7 @@
 //! requests to [`routes::dispatch`].
 
 pub mod app;
+pub mod audit;
 pub mod aws;
 pub mod browser;
 pub mod client_auth;

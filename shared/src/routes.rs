@@ -189,9 +189,10 @@ fn match_path(pattern: &str, path: &str, default_env: &str) -> Option<PathParams
 }
 
 fn percent_decode(segment: &str) -> Option<String> {
-    let decoded: String = form_urlencoded::parse(format!("x={}", segment.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())?;
+    let decoded: String =
+        form_urlencoded::parse(format!("x={}", segment.replace('+', "%2B").replace('&', "%26")).as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())?;
     (!decoded.is_empty()).then_some(decoded)
 }
 
@@ -237,13 +238,16 @@ where
     H: for<'a> Fn(Endpoint, &'a Context<'a>, &'a Request) -> Answer<'a>,
 {
     let started = Instant::now();
+    // The request's id in the logs and audit events: Lambda's, else a fresh one.
+    let correlation_id = req.request_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let found = find(&req.method, &req.path, &app.settings.default_environment_id);
     let (pattern, environment, response) = match found {
         Ok((route, _)) if only.is_some_and(|e| e != route.endpoint) => ("-", String::new(), not_found()),
         Ok((route, params)) => {
             let environment = params.environment_id.clone();
             let ctx = Context { app, dialect: route.dialect, params };
-            (route.path, environment, handler(route.endpoint, &ctx, &req).await)
+            let answer = crate::audit::with_correlation_id(correlation_id.clone(), handler(route.endpoint, &ctx, &req));
+            (route.path, environment, answer.await)
         }
         Err(allowed) if allowed.is_empty() => ("-", String::new(), not_found()),
         Err(allowed) => {
@@ -252,7 +256,7 @@ where
     };
     // One line per request; never the query, the body or headers (codes and secrets live there).
     tracing::info!(
-        request_id = req.request_id.as_deref().unwrap_or("-"),
+        request_id = %correlation_id,
         method = %req.method,
         route = pattern,
         environment = %environment,

@@ -1,6 +1,7 @@
 // The authorization code flow in a real browser: a web app sends the person to the authorization
-// endpoint; they sign in and allow the app on the hosted pages; the browser comes back to the
-// app's redirect URI with a code, which the app exchanges for tokens.
+// endpoint; they sign in on the hosted pages (no consent step, as in PingOne); the browser comes
+// back to the app's redirect URI with a code, which the app exchanges for tokens. With
+// prompt=consent the hosted pages ask the person to allow the app.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,7 +13,7 @@ const REDIRECT = 'http://127.0.0.1:8400/callback';
 
 const fixture = serverAndBrowser();
 
-test('sign in to a web app: authorize, sign in, allow, back with a code; tokens for the code', async () => {
+test('sign in to a web app: authorize, sign in, back with a code; tokens; prompt=consent asks', async () => {
   const context = await phone(fixture.browser);
   const page = await context.newPage();
   // Nothing listens on the app's redirect URI: the test answers for it and keeps the URL.
@@ -34,9 +35,6 @@ test('sign in to a web app: authorize, sign in, allow, back with a code; tokens 
   assert.equal(await page.getByLabel('Username').inputValue(), 'demo', 'login_hint pre-fills the username');
   await page.getByLabel('Password').fill('demo-password');
   await page.getByRole('button', { name: 'Sign in' }).click();
-  assert.equal(await page.title(), 'Allow this app?');
-  await shot(page, '12-allow-app');
-  await page.getByRole('button', { name: 'Allow' }).click();
   await page.waitForURL(`${REDIRECT}**`);
   assert.equal(landed.searchParams.get('state'), 'st-1');
   assert.equal(landed.searchParams.get('iss'), `${fixture.server.url}/${ENV}/as`);
@@ -54,6 +52,18 @@ test('sign in to a web app: authorize, sign in, allow, back with a code; tokens 
   const tokens = await response.json();
   assert.equal(response.status, 200, JSON.stringify(tokens));
   assert.ok(tokens.id_token && tokens.refresh_token);
+
+  // prompt=consent (OpenID Connect Core §3.1.2.1): signed on already, the person is asked.
+  landed = undefined;
+  authorize.searchParams.set('prompt', 'consent');
+  authorize.searchParams.set('state', 'st-2');
+  await page.goto(authorize.href);
+  assert.equal(await page.title(), 'Allow this app?');
+  await shot(page, '12-allow-app');
+  await page.getByRole('button', { name: 'Allow' }).click();
+  await page.waitForURL(`${REDIRECT}**`);
+  assert.equal(landed.searchParams.get('state'), 'st-2');
+  assert.ok(landed.searchParams.get('code'));
 
   await context.close();
 });

@@ -115,6 +115,8 @@ pub struct TestServer {
     pub dynamo: Option<Arc<DynamoStore>>,
     /// The browser each flow was started in (flows answer only their own browser).
     browsers: Mutex<HashMap<String, reqwest::Client>>,
+    /// Every audit event the server recorded (and logged).
+    pub audit: Arc<shared::audit::Recorder>,
 }
 
 /// A browser of its own at a source address of the loopback network (127.0.0.0/8), so that
@@ -180,14 +182,11 @@ impl TestServer {
         configure(&mut settings);
         let clock = Arc::new(ManualClock::new(shared::clock::SystemClock.now_ms()));
         let hasher = Hasher::new(&shared::clock::random_bytes::<32>(&OsRandom));
-        let app = Arc::new(App::new(
-            settings,
-            Arc::new(counting),
-            hasher,
-            Signer::generate(),
-            clock.clone(),
-            Arc::new(OsRandom),
-        ));
+        let audit = Arc::new(shared::audit::Recorder::default());
+        let app = Arc::new(
+            App::new(settings, Arc::new(counting), hasher, Signer::generate(), clock.clone(), Arc::new(OsRandom))
+                .with_audit(audit.clone()),
+        );
         demo::seed(&app).await.expect("seed demo data");
         for extra in test_apps(&app) {
             app.store.put_application(&extra).await.expect("seed test apps");
@@ -196,7 +195,8 @@ impl TestServer {
         let server = local_server::Server::serve(app.clone(), listener).expect("serve");
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         counter.take();
-        Self { server, app, clock, counter, base, http, dynamo, browsers: Mutex::new(HashMap::new()) }
+        audit.take();
+        Self { server, app, clock, counter, base, http, dynamo, browsers: Mutex::new(HashMap::new()), audit }
     }
 
     /// The browser that started `flow` (a cookie-less client for flows this harness did not start).
@@ -361,6 +361,8 @@ fn test_apps(app: &App) -> Vec<Application> {
     spa.pkce_enforcement = shared::model::PkceEnforcement::S256Required;
     spa.redirect_uris = vec![demo::WEB_APP_REDIRECT_URI.to_owned(), "https://spa.example/cb?x=1".to_owned()];
     spa.scopes = vec!["openid".into(), "profile".into(), "email".into()];
+    // The one app whose code flow has a consent step (ours; PingOne has none).
+    spa.require_consent = true;
     vec![post, worker, spa]
 }
 

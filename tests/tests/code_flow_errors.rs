@@ -318,6 +318,7 @@ async fn prompts(s: &TestServer) {
         )
         .await;
     assert_eq!(silent_tokens.status, 200, "{silent_tokens:?}");
+    // The web app has no consent step (PingOne): wider scopes need no approval either.
     let wider: Vec<(&str, &str)> = [
         ("response_type", "code"),
         ("client_id", WEB_APP_ID),
@@ -327,6 +328,20 @@ async fn prompts(s: &TestServer) {
     ]
     .to_vec();
     let answer = s.authorize_in(&person, P1, &wider).await;
+    assert!(query_value(answer.headers()["location"].to_str().unwrap(), "code").is_some(), "no consent step");
+    // An app that asks for consent (`requireConsent`) and has none remembered: consent_required.
+    let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+    let asks: Vec<(&str, &str)> = [
+        ("response_type", "code"),
+        ("client_id", SPA_APP_ID),
+        ("redirect_uri", REDIRECT),
+        ("scope", "openid email"),
+        ("code_challenge", challenge),
+        ("code_challenge_method", "S256"),
+        ("prompt", "none"),
+    ]
+    .to_vec();
+    let answer = s.authorize_in(&person, P1, &asks).await;
     assert_eq!(
         query_value(answer.headers()["location"].to_str().unwrap(), "error").as_deref(),
         Some("consent_required")

@@ -105,8 +105,8 @@ async fn code_budget(kind: StoreKind) {
     let b = measure_code_budget(kind).await;
     println!("{}", b.report(kind));
     assert_eq!(b.authorize, 1, "authorize stores its flow");
-    assert_eq!(b.login, 5, "sign-on: user lookup, reservation, flow write, release, remembered-consent lookup");
-    assert_eq!(b.consent, 2, "consent: flow read, flow write with the remembered consent");
+    assert_eq!(b.login, 4, "sign-on: user lookup, reservation, flow write, release");
+    assert_eq!(b.consent, 0, "no consent step (PingOne)");
     assert_eq!(b.resume, 2, "resume: flow read, one transaction storing the code");
     assert_eq!(b.token, 1, "code redemption is one conditional write");
     assert_eq!(b.refresh, 1, "a refresh is one conditional write");

@@ -68,6 +68,8 @@ async fn start(
     let (app, env) = (ctx.app, ctx.environment_id());
     let user = session.map(|(session, user)| flow_user(user, &session));
     let consented = match &user {
+        // No consent step: signing on is enough (PingOne), and no store request asks.
+        Some(_) if !request.ask_consent => true,
         Some(user) if !request.force_consent => {
             let granted = app.store.find_consent(env, &user.id, &request.client_id).await?;
             request.scopes.iter().all(|s| granted.contains(s))

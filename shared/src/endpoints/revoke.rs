@@ -5,6 +5,7 @@
 
 use http::StatusCode;
 
+use crate::audit::{Action, Status};
 use crate::endpoints::client_and_token;
 use crate::error::{finish, OAuthError};
 use crate::grants::inspect::{inspect, Live};
@@ -29,11 +30,23 @@ async fn respond(ctx: &Context<'_>, req: &Request) -> Result<Response, OAuthErro
                     let jti = claims["jti"].as_str().unwrap_or_default();
                     ctx.app.store.revoke_token(jti, claims["exp"].as_i64().unwrap_or_default()).await?
                 }
-                (None, Live::Refresh { .. }) => {}
+                (None, Live::Refresh { .. }) => return Ok(ok()),
             }
+            let mut event = ctx
+                .app
+                .audit(ctx.environment_id(), Action::TokenRevoked, Status::Success, "Token revoked (RFC 7009).")
+                .client(&client.client_id);
+            if let Some(family) = live.family() {
+                event = event.resource("GRANT", &family.grant_id);
+            }
+            event.emit();
         }
     }
+    Ok(ok())
+}
+
+fn ok() -> Response {
     let mut response = http::Response::new(Vec::new());
     *response.status_mut() = StatusCode::OK;
-    Ok(no_store(response))
+    no_store(response)
 }

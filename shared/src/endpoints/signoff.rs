@@ -6,6 +6,7 @@
 use http::header::{HeaderValue, SET_COOKIE};
 use http::StatusCode;
 
+use crate::audit::{Action, Status};
 use crate::http::{encode_query_value, redirect, Request, Response};
 use crate::pages::Pages;
 use crate::routes::Context;
@@ -57,6 +58,10 @@ pub async fn handle(ctx: &Context<'_>, req: &Request) -> Response {
         if app.store.end_session(env, &session.sid, session.exp).await.is_err() {
             return pages.unavailable();
         }
+        app.audit(env, Action::SessionDeleted, Status::Success, "Signed off.")
+            .user(&session.sub)
+            .resource("SESSION", &session.sid)
+            .emit();
     }
     let mut response = match return_to {
         Some(uri) => {

@@ -21,6 +21,7 @@ pub mod view;
 use std::net::IpAddr;
 
 use crate::app::App;
+use crate::audit::{Action, Status};
 use crate::browser::BrowserKey;
 use crate::error::FlowError;
 use crate::model::Application;
@@ -73,6 +74,9 @@ pub const ACTION_AUTHORIZE_CONSENT: &str = "consent";
 
 /// The status a flow's facts put it in (PingOne's order: login, code, consent).
 pub fn status(flow: &FlowRecord) -> FlowStatus {
+    if flow.consent.is_none() && flow.consented() {
+        return FlowStatus::Completed;
+    }
     match (flow.consent, &flow.user, &flow.device) {
         (Some(true), _, _) => FlowStatus::Completed,
         (Some(false), _, _) => FlowStatus::Failed,
@@ -183,11 +187,24 @@ pub async fn perform(
     client_ip: Option<IpAddr>,
 ) -> Result<FlowStep, FlowError> {
     let started = own(app, environment_id, flow_id, browser)?;
-    act(app, &started.flow, action, client_ip).await
+    act(app, &started.flow, started.purpose, action, client_ip).await
 }
 
 /// Performs `action` on a flow known to be the caller's (just started, or checked by `perform`).
-async fn act(app: &App, started: &FlowRecord, action: FlowAction, ip: Option<IpAddr>) -> Result<FlowStep, FlowError> {
+async fn act(
+    app: &App,
+    started: &FlowRecord,
+    purpose: Purpose,
+    action: FlowAction,
+    ip: Option<IpAddr>,
+) -> Result<FlowStep, FlowError> {
+    let audited = match &action {
+        FlowAction::UsernamePasswordCheck { .. } => Some(Action::PasswordCheck),
+        FlowAction::ResumeSession { .. } => None,
+        FlowAction::UserCodeVerify { .. } => Some(Action::UserCodeChecked),
+        FlowAction::Consent { .. } if purpose == Purpose::Authorization => Some(Action::AuthorizationConsent),
+        FlowAction::Consent { .. } => Some(Action::DeviceConsent),
+    };
     let step = match action {
         FlowAction::UsernamePasswordCheck { username, password } => {
             sign_on::with_password(app, started, &username, &password, ip).await
@@ -196,8 +213,50 @@ async fn act(app: &App, started: &FlowRecord, action: FlowAction, ip: Option<IpA
         FlowAction::UserCodeVerify { user_code } => user_code::verify(app, started, &user_code, ip).await,
         FlowAction::Consent { accept } => consent::decide(app, started, accept).await,
     }
-    .map_err(|e| e.for_action(app, started))?;
-    consent::auto_approve(app, step).await
+    .map_err(|e| e.for_action(app, started));
+    if let Some(action) = audited {
+        audit_step(app, started, action, step.as_ref().map(|s| &s.flow));
+    }
+    let step = step?;
+    let decided = step.flow.consent.is_some();
+    let step = consent::auto_approve(app, step).await?;
+    if !decided && step.flow.consent.is_some() {
+        let action = if step.flow.authorize.is_some() { Action::AuthorizationConsent } else { Action::DeviceConsent };
+        audit_step(app, started, action, Ok(&step.flow));
+    }
+    Ok(step)
+}
+
+/// The audit event of a flow action's outcome: who, for which client and grant, and how it
+/// ended (the error `code` on failure: `INVALID_CREDENTIALS`, `PASSWORD_LOCKED_OUT`, ...).
+fn audit_step(app: &App, started: &FlowRecord, action: Action, outcome: Result<&FlowRecord, &FlowError>) {
+    let env = &started.environment_id;
+    let flow = outcome.unwrap_or(started);
+    let description = match (outcome, flow.consent) {
+        (Err(e), _) => match e.details.first() {
+            Some(detail) => format!("{}: {}", detail.code, detail.message),
+            None => format!("{}: {}", e.code, e.message),
+        },
+        (Ok(_), Some(true)) if action != Action::PasswordCheck && action != Action::UserCodeChecked => {
+            "Approved.".into()
+        }
+        (Ok(_), Some(false)) => "Denied.".into(),
+        (Ok(_), _) => "Succeeded.".into(),
+    };
+    let status = if outcome.is_ok() { Status::Success } else { Status::Failed };
+    let mut event = app.audit(env, action, status, &description).resource("FLOW", &flow.flow_id);
+    let client =
+        flow.authorize.as_ref().map(|a| a.client_id.as_str()).or(flow.device.as_ref().map(|d| d.client_id.as_str()));
+    if let Some(client) = client.or(flow.application_id.as_deref()) {
+        event = event.client(client);
+    }
+    if let Some(user) = &flow.user {
+        event = event.user(&user.id);
+    }
+    if let Some(device) = &flow.device {
+        event = event.resource("GRANT", &device.grant_id);
+    }
+    event.emit();
 }
 
 /// Why an action did not apply; turned into a `FlowError` knowing the flow.

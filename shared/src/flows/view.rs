@@ -80,8 +80,11 @@ pub fn flow_json(app: &App, flow: &FlowRecord, application: Option<&Application>
         embedded.insert("scopes".into(), json!(request.scopes));
     }
     if status == FlowStatus::Failed {
-        body["error"] =
-            json!({ "code": "ACCESS_DENIED", "message": "The request for device authorization was denied." });
+        let message = match flow.authorize {
+            Some(_) => "The authorization request was denied.",
+            None => "The request for device authorization was denied.",
+        };
+        body["error"] = json!({ "code": "ACCESS_DENIED", "message": message });
     }
     if !embedded.is_empty() {
         body["_embedded"] = Value::Object(embedded);

@@ -6,6 +6,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 
 use crate::app::App;
+use crate::audit::{Action, Status};
 use crate::codes::random_token;
 use crate::error::OAuthError;
 use crate::grants::{issue_tokens, refresh, requested_scopes, Issue, TokenResponse, ACR_SINGLE_FACTOR};
@@ -107,6 +108,7 @@ pub async fn validate(
         code_challenge_method: None,
         force_login: false,
         force_consent: false,
+        ask_consent: application.require_consent,
         max_age: None,
         login_hint: params.get("login_hint").map(str::to_owned),
     };
@@ -182,6 +184,7 @@ pub async fn validate(
     // OIDC Core §3.1.2.1: max_age=0 is prompt=login.
     request.force_login = prompt == Prompt::Login || request.max_age == Some(0);
     request.force_consent = prompt == Prompt::Consent;
+    request.ask_consent |= request.force_consent;
     Ok((application, request, prompt))
 }
 
@@ -208,7 +211,16 @@ pub async fn issue_code(app: &App, flow: &FlowRecord) -> Result<Option<String>, 
         rt_generation: None,
         revoked_ms: None,
     };
-    Ok(app.store.resume_flow(&flow.flow_id, &grant, now_ms).await?.then_some(code))
+    let issued = app.store.resume_flow(&flow.flow_id, &grant, now_ms).await?;
+    if issued {
+        app.audit(&flow.environment_id, Action::CodeIssued, Status::Success, "Authorization code issued.")
+            .client(&request.client_id)
+            .user(&user.id)
+            .resource("FLOW", &flow.flow_id)
+            .resource("GRANT", &grant.grant_id)
+            .emit();
+    }
+    Ok(issued.then_some(code))
 }
 
 /// The PKCE keys (`AuthorizeRequest::pkce_key`) a presented verifier answers: S256 and plain for a
@@ -255,6 +267,11 @@ pub async fn redeem(
         CodeRedemption::Redeemed(grant) => grant,
         CodeRedemption::Replayed => {
             app.store.revoke_family(GrantKind::Code, &grant_id, now_ms).await?;
+            let description = "The authorization code was redeemed twice; the tokens issued from it are revoked.";
+            app.audit(&application.environment_id, Action::ReuseDetected, Status::Failed, description)
+                .client(&application.client_id)
+                .resource("GRANT", &grant_id)
+                .emit();
             return Err(OAuthError::invalid_grant(
                 "The authorization code was already used; the tokens issued from it are revoked.",
             ));
@@ -308,6 +325,7 @@ mod tests {
             code_challenge_method: method.map(str::to_owned),
             force_login: false,
             force_consent: false,
+            ask_consent: false,
             max_age: None,
             login_hint: None,
         }

@@ -1,6 +1,7 @@
 //! The Device Authorization Grant (RFC 8628): issuing codes (§3.1-3.2) and polling (§3.4-3.5).
 
 use crate::app::{App, Dialect};
+use crate::audit::{Action, Status};
 use crate::codes::{DeviceCode, UserCode};
 use crate::error::OAuthError;
 use crate::grants::{issue_tokens, refresh, Issue, TokenResponse};
@@ -77,15 +78,22 @@ pub async fn authorize(
         };
         match app.store.create_device_grant(&grant, &entry, now_ms.div_euclid(1000), &counters).await? {
             Created::Created => {
+                app.audit(env, Action::DeviceAuthorizationCreated, Status::Success, "Device authorization created.")
+                    .client(&application.client_id)
+                    .resource("GRANT", &grant.grant_id)
+                    .emit();
                 return Ok(DeviceAuthorization {
                     device_code,
                     user_code,
                     expires_in: application.device_timeout,
                     interval: application.device_polling_interval,
-                })
+                });
             }
             Created::UserCodeTaken => {}
             Created::Limited(_) => {
+                app.audit(env, Action::DeviceAuthorizationCreated, Status::Failed, "Refused by the rate limits.")
+                    .client(&application.client_id)
+                    .emit();
                 let wait = counters[0].expires_at - now_ms.div_euclid(1000);
                 return Err(OAuthError::rate_limited(
                     format!("Too many device authorization requests; retry in {wait} seconds."),
@@ -144,6 +152,9 @@ impl PollLog {
 #[derive(Debug, PartialEq, Eq)]
 pub enum PollVerdict {
     Invalid,
+    /// The code was redeemed already: a second redemption (RFC 9700 §4.14's reasoning, as for
+    /// authorization codes) revokes what the first one issued.
+    Replayed,
     Expired,
     Denied,
     SlowDown(u32),
@@ -153,7 +164,7 @@ pub enum PollVerdict {
 }
 
 /// Judges a poll from the grant as the store returned it after appending this poll.
-/// Order: unknown or redeemed, expired, denied, too fast, approved, pending.
+/// Order: unknown, redeemed, expired, denied, too fast, approved, pending.
 pub fn judge(record: &PollRecord, now_ms: i64) -> PollVerdict {
     let (grant, appended) = match record {
         PollRecord::Unknown => return PollVerdict::Invalid,
@@ -161,7 +172,7 @@ pub fn judge(record: &PollRecord, now_ms: i64) -> PollVerdict {
         PollRecord::LogFull(g) => (g, false),
     };
     if grant.redeemed_ms.is_some() {
-        return PollVerdict::Invalid;
+        return PollVerdict::Replayed;
     }
     if now_ms.div_euclid(1000) >= grant.expires_at {
         return PollVerdict::Expired;
@@ -203,6 +214,7 @@ pub async fn poll(
     let record = app.store.record_poll(&grant_id, &application.client_id, &issuer, now_ms, limit).await?;
     match judge(&record, now_ms) {
         PollVerdict::Invalid => Err(OAuthError::invalid_device_code()),
+        PollVerdict::Replayed => replayed(app, application, &grant_id).await,
         PollVerdict::Expired => Err(OAuthError::expired_token()),
         PollVerdict::Denied => Err(OAuthError::access_denied()),
         PollVerdict::SlowDown(interval) => Err(OAuthError::slow_down(interval)),
@@ -231,8 +243,8 @@ async fn redeem(
     let keep_until = grant.expires_at.max(now_ms.div_euclid(1000) + i64::from(lifetime));
     let won = app.store.redeem_device_grant(&grant.grant_id, now_ms, with_refresh, keep_until).await?;
     if !won {
-        // Another poll redeemed it first: this device code is spent.
-        return Err(OAuthError::invalid_device_code());
+        // Another poll redeemed it first: this one is a second redemption.
+        return replayed(app, application, &grant.grant_id).await;
     }
     let kind = GrantKind::Device;
     Ok(issue_tokens(
@@ -251,6 +263,18 @@ async fn redeem(
             refresh_token: with_refresh.then(|| refresh::issue(app, kind, &grant.grant_id, 0)),
         },
     ))
+}
+
+/// A second redemption of a device code: the tokens of the first are revoked, and the answer is
+/// the one for any spent code (Ping's `invalid_grant`), so it tells nothing new.
+async fn replayed(app: &App, application: &Application, grant_id: &str) -> Result<TokenResponse, OAuthError> {
+    app.store.revoke_family(GrantKind::Device, grant_id, app.clock.now_ms()).await?;
+    let description = "The device code was redeemed twice; the tokens issued from it are revoked.";
+    app.audit(&application.environment_id, Action::ReuseDetected, Status::Failed, description)
+        .client(&application.client_id)
+        .resource("GRANT", grant_id)
+        .emit();
+    Err(OAuthError::invalid_device_code())
 }
 
 #[cfg(test)]
@@ -317,7 +341,7 @@ mod tests {
         assert_eq!(judge(&rec(decided(true, vec![0, 1])), 1_000), PollVerdict::SlowDown(10));
         assert_eq!(judge(&rec(decided(true, vec![0, 5_000])), 5_000), PollVerdict::Redeemable);
         let redeemed = DeviceGrant { redeemed_ms: Some(1), ..decided(true, vec![0]) };
-        assert_eq!(judge(&rec(redeemed), 700_000), PollVerdict::Invalid, "a spent code is invalid, not expired");
+        assert_eq!(judge(&rec(redeemed), 700_000), PollVerdict::Replayed, "a spent code is replayed, not expired");
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod refresh;
 use serde::Serialize;
 
 use crate::app::App;
+use crate::audit::{Action, Status};
 use crate::codes::random_token;
 use crate::error::OAuthError;
 use crate::model::Application;
@@ -120,6 +121,17 @@ pub fn issue_tokens(app: &App, issue: Issue<'_>) -> TokenResponse {
         };
         app.signer.sign(application.token_signing_alg, "JWT", &claims)
     });
+    let mut event = app
+        .audit(&application.environment_id, Action::TokenIssued, Status::Success, "Tokens issued.")
+        .client(&application.client_id)
+        .resource("ACCESS_TOKEN", &access.jti);
+    if let Some(subject) = subject {
+        event = event.user(&subject.user_id);
+    }
+    if let Some((_, grant_id)) = family {
+        event = event.resource("GRANT", grant_id);
+    }
+    event.emit();
     TokenResponse {
         access_token,
         token_type: "Bearer",

@@ -6,6 +6,7 @@
 //! request, and a valid token of an older generation is a proven reuse: the family is revoked.
 
 use crate::app::App;
+use crate::audit::{Action, Status};
 use crate::error::OAuthError;
 use crate::grants::{issue_tokens, requested_scopes_within, Issue, TokenResponse};
 use crate::hashing::Purpose;
@@ -74,12 +75,22 @@ pub async fn refresh(
         Rotation::Stale => {
             // An older generation came back: someone holds a copy. Revoke everything.
             app.store.revoke_family(kind, &grant_id, app.clock.now_ms()).await?;
+            let description = "An already rotated refresh token came back; its whole family is revoked.";
+            app.audit(&application.environment_id, Action::ReuseDetected, Status::Failed, description)
+                .client(client)
+                .resource("GRANT", &grant_id)
+                .emit();
             return Err(invalid());
         }
         Rotation::Invalid => return Err(invalid()),
     };
     let scopes = requested_scopes_within(&family.scopes, scope)?;
     let next = family.rt_generation.unwrap_or(generation + 1);
+    app.audit(&application.environment_id, Action::RefreshRotated, Status::Success, "Refresh token rotated.")
+        .client(client)
+        .user(&family.subject.user_id)
+        .resource("GRANT", &grant_id)
+        .emit();
     Ok(issue_tokens(
         app,
         Issue {

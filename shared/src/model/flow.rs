@@ -70,6 +70,16 @@ pub struct FlowRecord {
 }
 
 impl FlowRecord {
+    /// Whether the flow may become its authorization code: consent given, or, for an
+    /// authorization request that asks none (PingOne has no consent step), the person signed on.
+    pub fn consented(&self) -> bool {
+        match (self.consent, &self.authorize) {
+            (Some(given), _) => given,
+            (None, Some(request)) => !request.ask_consent && self.user.is_some(),
+            (None, None) => false,
+        }
+    }
+
     /// A flow as it starts: no facts yet, alive for `lifetime_ms`.
     pub fn started(
         flow_id: &str,

@@ -107,6 +107,10 @@ pub struct AuthorizeRequest {
     /// Ask for consent even if remembered (`prompt=consent`).
     #[serde(default)]
     pub force_consent: bool,
+    /// The flow has a consent step: the application asks for one (`requireConsent`, ours) or
+    /// the request says `prompt=consent`. PingOne has none: signing on completes the flow.
+    #[serde(default)]
+    pub ask_consent: bool,
     #[serde(default)]
     pub max_age: Option<i64>,
     #[serde(default)]

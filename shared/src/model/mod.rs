@@ -91,6 +91,11 @@ pub struct Application {
     pub bypass_approval_page: bool,
     #[serde(default)]
     pub pkce_enforcement: PkceEnforcement,
+    /// Ours: the authorization code flow asks the person to approve the scopes (PingFederate's
+    /// approval page). Off by default, as in PingOne, where signing on completes the flow. The
+    /// device flow always asks (PingOne's `DAG_CONSENT_REQUIRED`).
+    #[serde(default)]
+    pub require_consent: bool,
 }
 
 impl Application {
@@ -121,6 +126,7 @@ impl Application {
             bypass_activation_code_confirmation: false,
             bypass_approval_page: false,
             pkce_enforcement: PkceEnforcement::Optional,
+            require_consent: false,
         }
     }
 

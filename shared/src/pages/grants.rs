@@ -9,6 +9,7 @@ use super::html::{esc, hidden, page};
 use super::text::scope_description;
 use super::Pages;
 use crate::app::App;
+use crate::audit::{Action, Status};
 use crate::http::{no_store, Request, Response};
 use crate::sessions::Session;
 
@@ -71,6 +72,11 @@ pub async fn revoke(app: &App, env: &str, req: &Request) -> Response {
         if app.store.revoke_consent(env, &session.sub, client_id, app.clock.now_ms()).await.is_err() {
             return pages.finish(pages.unavailable());
         }
+        let description = "Consent removed; the tokens issued under it are revoked.";
+        app.audit(env, Action::ConsentRevoked, Status::Success, description)
+            .client(client_id)
+            .user(&session.sub)
+            .emit();
     }
     let mut response = http::Response::new(Vec::new());
     *response.status_mut() = StatusCode::SEE_OTHER;

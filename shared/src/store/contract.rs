@@ -112,6 +112,7 @@ async fn code_grants_and_families(store: &dyn Store) {
         code_challenge_method: None,
         force_login: false,
         force_consent: false,
+        ask_consent: true,
         max_age: None,
         login_hint: None,
     };
@@ -178,6 +179,17 @@ async fn code_grants_and_families(store: &dyn Store) {
         store.redeem_code(&code.grant_id, &proof, now, true, now / 1000 + 99).await.unwrap(),
         CodeRedemption::Replayed
     );
+    // A request without a consent step: signed on is enough, not signed on is not.
+    let no_step = AuthorizeRequest { ask_consent: false, ..request.clone() };
+    let mut h = flow(&env, now);
+    h.authorize = Some(no_step.clone());
+    store.create_flow(&h).await.unwrap();
+    let quick = CodeGrant { grant_id: unique("code"), request: no_step, ..code.clone() };
+    assert!(!store.resume_flow(&h.flow_id, &quick, now).await.unwrap(), "no code before sign-on");
+    let FlowWrite::Written(_) = store.sign_on_flow(&h, &flow_user(), now, now + 900_000).await.unwrap() else {
+        panic!("sign-on");
+    };
+    assert!(store.resume_flow(&h.flow_id, &quick, now).await.unwrap(), "signed on, no consent step");
     let late = CodeGrant { grant_id: unique("code"), ..code.clone() };
     let mut g = flow(&env, now);
     g.authorize = Some(request);

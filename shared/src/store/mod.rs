@@ -327,7 +327,7 @@ pub trait CodeStore: Send + Sync {
         expires_ms: i64,
     ) -> StoreResult<FlowWrite>;
 
-    /// Turns a completed flow into its authorization code, once: marks the flow resumed and
+    /// Turns a completed flow (`FlowRecord::consented`) into its authorization code, once: marks the flow resumed and
     /// stores the code grant (listing it on the user's consent), atomically. `false` if the flow
     /// was resumed already.
     async fn resume_flow(&self, flow_id: &str, code: &CodeGrant, now_ms: i64) -> StoreResult<bool>;

@@ -53,7 +53,13 @@ impl CodeStore for DynamoStore {
             .table_name(&self.table)
             .set_key(Some(Self::key(flow_pk(flow_id), "FLOW")))
             .update_expression("SET resumed_ms = :now")
-            .condition_expression("consent = :yes AND attribute_not_exists(resumed_ms)")
+            .condition_expression(if code.request.ask_consent {
+                "consent = :yes AND attribute_not_exists(resumed_ms)"
+            } else {
+                // No consent step (`FlowRecord::consented`): signed on is enough.
+                "(consent = :yes OR (attribute_not_exists(consent) AND attribute_exists(flow_user))) \
+                 AND attribute_not_exists(resumed_ms)"
+            })
             .expression_attribute_values(":now", n(now_ms))
             .expression_attribute_values(":yes", Av::Bool(true))
             .build()

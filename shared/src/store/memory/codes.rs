@@ -124,7 +124,7 @@ impl CodeStore for MemoryStore {
         let Some(flow) = tables.flows.get_mut(flow_id) else {
             return Ok(false);
         };
-        if flow.consent != Some(true) || flow.resumed_ms.is_some() || code_taken {
+        if !flow.consented() || flow.resumed_ms.is_some() || code_taken {
             return Ok(false);
         }
         flow.resumed_ms = Some(now_ms);
