@@ -85,8 +85,12 @@ impl Request {
             let raw = B64_STD.decode(rest.trim()).ok()?;
             let text = String::from_utf8(raw).ok()?;
             let (id, secret) = text.split_once(':')?;
-            let unescape =
-                |s: &str| form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
+            // A raw `&` is part of the value, not the end of a form pair.
+            let unescape = |s: &str| {
+                form_urlencoded::parse(format!("x={}", s.replace('&', "%26")).as_bytes())
+                    .next()
+                    .map(|(_, v)| v.into_owned())
+            };
             Some((unescape(id)?, unescape(secret)?))
         };
         Some(decode().ok_or(()))

@@ -32,6 +32,11 @@ async fn errors(kind: StoreKind) {
         let wrong_secret = s.device_authorization(dialect, Auth::Basic(WEB_APP_ID, "wrong"), "openid").await;
         wrong_secret.assert_oauth_error(401, "invalid_client", INVALID_CLIENT);
         assert!(wrong_secret.header("www-authenticate").unwrap().starts_with("Basic"), "Basic tried: challenge");
+        // A raw `&` is part of the secret (the decoder once ended the value there, so the right
+        // secret followed by `&` and anything authenticated).
+        let longer = format!("{WEB_APP_SECRET}&anything");
+        let ampersand = s.device_authorization(dialect, Auth::Basic(WEB_APP_ID, &longer), "openid").await;
+        ampersand.assert_oauth_error(401, "invalid_client", INVALID_CLIENT);
 
         let wrong_method = s.device_authorization(dialect, Auth::Post(WEB_APP_ID, WEB_APP_SECRET), "openid").await;
         wrong_method.assert_oauth_error(401, "invalid_client", INVALID_CLIENT);

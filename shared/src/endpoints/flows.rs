@@ -38,7 +38,8 @@ async fn respond(ctx: &Context<'_>, req: &Request) -> Result<Response, FlowError
     Ok(response)
 }
 
-fn parse_action(req: &Request) -> Result<FlowAction, FlowError> {
+#[doc(hidden)]
+pub fn parse_action(req: &Request) -> Result<FlowAction, FlowError> {
     let content_type = req.content_type().unwrap_or_default();
     let action = content_type
         .strip_prefix("application/vnd.pingidentity.")
