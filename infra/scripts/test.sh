@@ -92,6 +92,13 @@ out="$CARGO_TARGET_DIR/test-output.txt"
 cargo test --workspace --no-fail-fast 2>&1 | tee "$out"
 status=${PIPESTATUS[0]}
 
+echo "== schemathesis: the JSON endpoints against infra/openapi.yaml, on both stores"
+cargo build --quiet -p local-server
+fuzz_out="$CARGO_TARGET_DIR/fuzz-output.txt"
+fuzz_status=0
+bash infra/scripts/fuzz.sh 2>&1 | tee "$fuzz_out" || fuzz_status=1
+[ "$fuzz_status" = 0 ] || status=1
+
 echo "== browser tests (headless Debian Chromium, playwright-core)"
 if ! command -v chromium >/dev/null 2>&1; then
   echo "   installing Debian's chromium"
@@ -118,5 +125,7 @@ if [ "$ignored" != "0" ] || [ "$browser_skipped" != "0" ]; then
   status=1
 fi
 [ -n "$browser_passed" ] || { echo "error: the browser tests did not report" >&2; status=1; browser_passed=0; browser_failed=1; }
+[ "$fuzz_status" = 0 ] && fuzz_result="0 failures" || fuzz_result="FAILED (see $fuzz_out)"
+echo "schemathesis on both stores: $fuzz_result"
 echo "$((passed + browser_passed)) passed, $((failed + browser_failed)) failed"
 exit "$status"

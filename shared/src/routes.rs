@@ -58,6 +58,22 @@ impl Endpoint {
         }
     }
 
+    /// Whether the endpoint answers JSON (described in `infra/openapi.yaml`); the others answer
+    /// pages, redirects, CSS or SVG.
+    pub fn answers_json(self) -> bool {
+        matches!(
+            self,
+            Endpoint::DeviceAuthorization
+                | Endpoint::Token
+                | Endpoint::Jwks
+                | Endpoint::Discovery
+                | Endpoint::Flow
+                | Endpoint::Userinfo
+                | Endpoint::Introspect
+                | Endpoint::Revoke
+        )
+    }
+
     /// Whether the endpoint answers in PingOne's error shape (the flow API) rather than OAuth's.
     pub fn speaks_pingone_errors(self) -> bool {
         matches!(self, Endpoint::Flow | Endpoint::DeviceStart)
@@ -175,9 +191,14 @@ fn match_path(pattern: &str, path: &str, default_env: &str) -> Option<PathParams
         let decoded = || percent_decode(actual);
         match expected {
             "{envId}" => {
-                // PingOne environment ids are UUIDs; anything else is not a route of ours.
+                // PingOne environment ids are UUIDs, written lowercase with hyphens. Only that
+                // spelling routes: the issuer must be the URL the client used (OIDC Discovery
+                // §4.3, RFC 8414 §3.3), so `/{ENV in capitals}/as` may not answer for `/{env}/as`.
                 let uuid = uuid::Uuid::try_parse(actual).ok()?;
                 params.environment_id = uuid.hyphenated().to_string();
+                if params.environment_id != actual {
+                    return None;
+                }
             }
             "{flowId}" => params.flow_id = Some(decoded()?),
             "{appIdentifier}" => params.app_identifier = Some(decoded()?),
@@ -312,7 +333,11 @@ pub fn edge_error(path: &str, default_env: &str, status: StatusCode, message: &s
 }
 
 fn method_not_allowed(path: &str, allowed: &[Verb], default_env: &str) -> Response {
-    let list: Vec<&str> = allowed.iter().map(|v| v.as_str()).collect();
+    let mut list: Vec<&str> = allowed.iter().map(|v| v.as_str()).collect();
+    // Every GET route answers HEAD too (RFC 9110 §10.2.1: `Allow` lists what the route serves).
+    if allowed.contains(&Verb::Get) {
+        list.insert(list.iter().position(|m| *m == "GET").map_or(0, |i| i + 1), "HEAD");
+    }
     let mut response = match endpoint_of(path, default_env) {
         Some(e) if e.speaks_pingone_errors() => FlowError::method_not_allowed(&list.join(", ")).into_response(),
         _ => {
@@ -333,6 +358,17 @@ mod tests {
 
     const ENV: &str = "00000000-0000-4000-8000-000000000001";
     const OTHER: &str = "11111111-2222-4333-8444-555555555555";
+
+    #[test]
+    fn only_the_canonical_environment_id_routes() {
+        let env = "abcdef01-2222-4333-8444-555555555555";
+        let (upper, simple) = (env.to_uppercase(), env.replace('-', ""));
+        for spelling in [upper.as_str(), simple.as_str(), &format!("urn:uuid:{env}"), &format!("{{{env}}}")] {
+            let path = format!("/{spelling}/as/.well-known/openid-configuration");
+            assert_eq!(find(&Method::GET, &path, ENV).unwrap_err(), Vec::<Verb>::new(), "{path}");
+        }
+        assert!(find(&Method::GET, &format!("/{env}/as/.well-known/openid-configuration"), ENV).is_ok());
+    }
 
     #[test]
     fn routes_match_with_parameters() {

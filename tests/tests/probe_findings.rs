@@ -288,7 +288,7 @@ async fn error_shapes() {
     let flow_url = s.url(&format!("/{ENV}/flows/x"));
     let put = s.http.put(&flow_url).send().await.unwrap();
     assert_eq!(put.status(), 405);
-    assert_eq!(put.headers()["allow"], "GET, POST");
+    assert_eq!(put.headers()["allow"], "GET, HEAD, POST");
     let put = Answer::read(put).await;
     assert_eq!(put.json["code"], "METHOD_NOT_ALLOWED", "PingOne's shape: {put:?}");
     assert!(put.json["id"].is_string() && put.json.get("error").is_none());
