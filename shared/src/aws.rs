@@ -7,8 +7,47 @@
 //! probes. With a profile, export its credentials first:
 //! `eval "$(aws configure export-credentials --format env)"`.
 
+use std::time::Duration;
+
+use aws_sdk_dynamodb::config::retry::RetryConfig;
+use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
 use aws_types::SdkConfig;
+
+/// Attempts per store request (the first and two retries), for throttling, 5xx, timeouts and
+/// dropped connections; backoff 20 ms doubling to at most 200 ms, with jitter.
+pub const MAX_ATTEMPTS: u32 = 3;
+/// How long one attempt may take, and one request with its retries: a request that DynamoDB
+/// (or Secrets Manager) does not answer fails in at most 5 s, well inside API Gateway's 30 s,
+/// and the client gets 503 with `Retry-After`.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(5);
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The retry policy every client here uses (set explicitly, not the SDK's defaults).
+pub fn retry_config() -> RetryConfig {
+    RetryConfig::standard()
+        .with_max_attempts(MAX_ATTEMPTS)
+        .with_initial_backoff(Duration::from_millis(20))
+        .with_max_backoff(Duration::from_millis(200))
+}
+
+/// A local test server (moto) is slow under a test suite's load and does not make a resent
+/// transaction a no-op as DynamoDB does, so there an attempt may take this long before it is
+/// abandoned and resent.
+pub const LOCAL_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The timeouts every client here uses (set explicitly, not the SDK's defaults); `local` for a
+/// loopback endpoint.
+pub fn timeout_config(local: bool) -> TimeoutConfig {
+    let (attempt, operation) =
+        if local { (LOCAL_ATTEMPT_TIMEOUT, LOCAL_ATTEMPT_TIMEOUT * 2) } else { (ATTEMPT_TIMEOUT, OPERATION_TIMEOUT) };
+    TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .operation_attempt_timeout(attempt)
+        .operation_timeout(operation)
+        .build()
+}
 
 /// Credentials and region from `get` (the environment), pointed at `endpoint_url` if given: a
 /// local AWS-compatible server such as moto, or a regional AWS endpoint. Loopback endpoints get
@@ -36,6 +75,8 @@ fn config_from(endpoint_url: Option<&str>, get: impl Fn(&str) -> Option<String>)
     };
     let mut config = SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
+        .retry_config(retry_config())
+        .timeout_config(timeout_config(loopback))
         .region(Region::new(region))
         .credentials_provider(SharedCredentialsProvider::new(credentials));
     if let Some(url) = endpoint_url {
@@ -58,6 +99,11 @@ mod tests {
         let c = config(None, &lambda).unwrap();
         assert_eq!(c.region().unwrap().as_ref(), "eu-west-1");
         assert!(c.credentials_provider().is_some());
+        assert_eq!(c.retry_config().unwrap().max_attempts(), MAX_ATTEMPTS, "retries are set, not defaulted");
+        assert_eq!(c.timeout_config().unwrap().operation_timeout(), Some(OPERATION_TIMEOUT));
+        assert_eq!(c.timeout_config().unwrap().operation_attempt_timeout(), Some(ATTEMPT_TIMEOUT));
+        let local = config(Some("http://127.0.0.1:8000"), &[]).unwrap();
+        assert_eq!(local.timeout_config().unwrap().operation_attempt_timeout(), Some(LOCAL_ATTEMPT_TIMEOUT));
         assert!(config(None, &lambda[1..]).unwrap_err().contains("AWS_REGION"));
         assert!(config(None, &lambda[..2]).unwrap_err().contains("export-credentials"));
     }

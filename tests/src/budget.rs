@@ -67,6 +67,8 @@ pub async fn measure_request_budget(kind: StoreKind) -> Budget {
         assert_eq!(answer.json["error"], "authorization_pending", "{answer:?}");
         pending_polls.push(total(&s.requests()));
     }
+    // A millisecond later (the same instant twice is one poll the SDK wrote twice).
+    s.clock.advance_ms(1);
     let early = s.poll(p1, auth, &grant.str("device_code")).await;
     assert_eq!(early.json["error"], "slow_down", "{early:?}");
     let slow_down_poll = total(&s.requests());

@@ -5,6 +5,7 @@
 //! exports as `DYNAMODB_ENDPOINT_URL`; each server gets its own fresh table.
 
 pub mod budget;
+pub mod faults;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -62,6 +63,25 @@ pub async fn fresh_dynamo_table() -> DynamoStore {
     let store = DynamoStore::new(client, format!("ping-test-{}", uuid::Uuid::new_v4()));
     store.create_table().await.expect("create a table on the test DynamoDB server");
     store
+}
+
+/// A fresh table reached through `faults`, with shorter timeouts (an attempt 1 s, a request with
+/// its retries 4 s) so that injected timeouts cost less; retries as in production.
+pub async fn faulty_dynamo_table(faults: &faults::Faults) -> DynamoStore {
+    let table = format!("ping-test-{}", uuid::Uuid::new_v4());
+    let plain = DynamoStore::new(DynamoStore::client(Some(&dynamodb_endpoint())).unwrap(), &table);
+    plain.create_table().await.expect("create a table on the test DynamoDB server");
+    let timeouts = aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_millis(500))
+        .operation_attempt_timeout(std::time::Duration::from_secs(1))
+        .operation_timeout(std::time::Duration::from_secs(4))
+        .build();
+    let config = DynamoStore::client_config(Some(&dynamodb_endpoint()))
+        .unwrap()
+        .http_client(faults.http_client())
+        .timeout_config(timeouts)
+        .build();
+    DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), table)
 }
 
 /// A fresh secret on the test server (moto serves Secrets Manager beside DynamoDB), as
@@ -151,12 +171,28 @@ impl TestServer {
 
     /// Starts with settings changed by `configure` (e.g. the bypass options).
     pub async fn start_with(kind: StoreKind, configure: impl FnOnce(&mut Settings)) -> Self {
+        Self::start_inner(kind, configure, None).await
+    }
+
+    /// Starts on a fresh DynamoDB table reached through `faults` (see `faults`).
+    pub async fn start_with_faults(faults: &faults::Faults) -> Self {
+        Self::start_inner(StoreKind::DynamoDb, |_| {}, Some(faults)).await
+    }
+
+    async fn start_inner(
+        kind: StoreKind,
+        configure: impl FnOnce(&mut Settings),
+        faults: Option<&faults::Faults>,
+    ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let (inner, dynamo): (Arc<dyn Store>, Option<Arc<DynamoStore>>) = match kind {
-            StoreKind::Memory => (Arc::new(MemoryStore::new()), None),
-            StoreKind::DynamoDb => {
-                let store = Arc::new(fresh_dynamo_table().await);
+        let (inner, dynamo): (Arc<dyn Store>, Option<Arc<DynamoStore>>) = match (kind, faults) {
+            (StoreKind::Memory, _) => (Arc::new(MemoryStore::new()), None),
+            (StoreKind::DynamoDb, faults) => {
+                let store = Arc::new(match faults {
+                    Some(faults) => faulty_dynamo_table(faults).await,
+                    None => fresh_dynamo_table().await,
+                });
                 (store.clone(), Some(store))
             }
         };

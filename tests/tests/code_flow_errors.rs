@@ -112,7 +112,8 @@ async fn code_binding(s: &TestServer) {
         "invalid_grant",
         "The authorization code is invalid or expired.",
     );
-    // A resumed flow gives its code once.
+    // A resumed flow has one code: resuming again (its answer was lost) gives the same code
+    // while it is unredeemed, and nothing once it is redeemed.
     let response = s
         .authorize(
             P1,
@@ -120,9 +121,16 @@ async fn code_binding(s: &TestServer) {
         )
         .await;
     let flow = TestServer::flow_of(&response);
-    s.complete_authorization(&flow, true).await;
-    let again = s.browser_of(&flow).get(s.url(&format!("/{ENV}/as/resume?flowId={flow}"))).send().await.unwrap();
-    assert_eq!(again.status(), 400, "one code per flow");
+    let first = s.complete_authorization(&flow, true).await;
+    let resume = s.url(&format!("/{ENV}/as/resume?flowId={flow}"));
+    let again = s.browser_of(&flow).get(&resume).send().await.unwrap();
+    assert_eq!(again.status(), 302);
+    let code = query_value(&first, "code").unwrap();
+    assert_eq!(query_value(again.headers()["location"].to_str().unwrap(), "code"), Some(code.clone()), "one code");
+    let form = [("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", REDIRECT)];
+    assert_eq!(s.post_form(&s.token_url(P1), web(), &form).await.status, 200);
+    let after = s.browser_of(&flow).get(&resume).send().await.unwrap();
+    assert_eq!(after.status(), 400, "no code after redemption");
     // Denied: access_denied back to the client.
     let response = s
         .authorize(

@@ -32,18 +32,26 @@ pub async fn handle(ctx: &Context<'_>, req: &Request) -> Response {
         Ok(valid) => valid,
         Err(AuthorizeError::Page(message)) => return error_page(env, &message),
         Err(AuthorizeError::Redirect(url)) => return redirect(&url),
+        Err(AuthorizeError::Unavailable) => return unavailable(env),
     };
     let browser = BrowserKey::of(app, req);
     let session = match Session::standing(app, env, req).await {
         Ok(session) => session,
-        Err(_) => return error_page(env, &FlowError::unavailable().message),
+        Err(_) => return unavailable(env),
     };
     let now_s = app.clock.now_s();
     let session = session.filter(|(s, _)| !request.force_login && fresh_enough(&request, s.auth_time, now_s));
     match start(ctx, request, prompt, session, &browser).await {
         Ok(response) => browser.finish(app, response),
+        Err(e) if e.status == StatusCode::SERVICE_UNAVAILABLE => unavailable(env),
         Err(e) => error_page(env, &e.message),
     }
+}
+
+/// The store failed: nothing was kept; the same request may be sent again.
+fn unavailable(env: &str) -> Response {
+    let message = FlowError::unavailable().message;
+    page(&EN, env, StatusCode::SERVICE_UNAVAILABLE, "Please try again", &format!("<p id=\"result\">{message}</p>"))
 }
 
 /// Errors before the client and redirect URI are trusted are shown, never redirected.

@@ -7,7 +7,6 @@ use base64::Engine;
 
 use crate::app::App;
 use crate::audit::{Action, Status};
-use crate::codes::random_token;
 use crate::error::OAuthError;
 use crate::grants::{issue_tokens, refresh, requested_scopes, Issue, TokenResponse, ACR_SINGLE_FACTOR};
 use crate::hashing::Purpose;
@@ -31,6 +30,8 @@ pub const MAX_LOGIN_HINT_LEN: usize = 320;
 pub enum AuthorizeError {
     Page(String),
     Redirect(String),
+    /// The store could not be reached: a 503 page; the same request may be sent again.
+    Unavailable,
 }
 
 /// `prompt` (OIDC Core §3.1.2.1).
@@ -89,7 +90,7 @@ pub async fn validate(
     let application = app
         .application(environment_id, client_id)
         .await
-        .map_err(|_| page("The server could not reach its store; try again shortly."))?
+        .map_err(|_| AuthorizeError::Unavailable)?
         .ok_or_else(|| page("The application (client_id) is not known."))?;
     let redirect_uri = params.get("redirect_uri").ok_or_else(|| page("The request has no redirect_uri."))?;
     // Exact string match against the registered URIs (RFC 9700 §4.1.3).
@@ -198,7 +199,9 @@ pub async fn issue_code(app: &App, flow: &FlowRecord) -> Result<Option<String>, 
     let (Some(request), Some(user)) = (&flow.authorize, &flow.user) else {
         return Ok(None);
     };
-    let code = random_token(&*app.random, 32);
+    // The flow's own code, so that resuming again after a lost answer gives the same code (the
+    // store writes it once, and again only while it is unredeemed); unguessable without the key.
+    let code = B64.encode(app.hasher.mac(Purpose::AuthorizationCode, "code of flow", flow.flow_id.as_bytes()));
     let now_ms = app.clock.now_ms();
     let grant = CodeGrant {
         grant_id: app.hasher.digest(Purpose::AuthorizationCode, "", &code),

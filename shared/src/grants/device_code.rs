@@ -138,6 +138,11 @@ impl PollLog {
         let mut last_too_early = false;
         let mut previous: Option<i64> = None;
         for &at in polls {
+            // The same instant twice is one poll written twice: the SDK resent a request whose
+            // answer was lost (the timestamp is the request's).
+            if previous == Some(at) {
+                continue;
+            }
             last_too_early = previous.is_some_and(|p| at - p < i64::from(interval) * 1000);
             if last_too_early {
                 interval += SLOW_DOWN_STEP_S;
@@ -327,6 +332,8 @@ mod tests {
         assert_eq!(PollLog::replay(5, &polls[..3]), PollLog { interval: 10, last_too_early: true });
         assert_eq!(PollLog::replay(5, &polls[..4]), PollLog { interval: 10, last_too_early: false });
         assert_eq!(PollLog::replay(5, &polls), PollLog { interval: 15, last_too_early: true });
+        // A poll the SDK wrote twice (its answer was lost) is one poll.
+        assert_eq!(PollLog::replay(5, &[0, 5_000, 5_000]), PollLog { interval: 5, last_too_early: false });
     }
 
     #[test]

@@ -39,6 +39,9 @@ pub fn page(text: &Text, environment_id: &str, status: StatusCode, title: &str, 
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(1));
+    }
     secure(no_store(response))
 }
 

@@ -143,6 +143,7 @@ async fn code_grants_and_families(store: &dyn Store) {
     assert_eq!(consented.consent, Some(true));
     assert_eq!(store.find_consent(&env, "u1", "client-a").await.unwrap(), ["openid"], "remembered");
     assert!(store.resume_flow(&f.flow_id, &code, now).await.unwrap());
+    assert!(store.resume_flow(&f.flow_id, &code, now).await.unwrap(), "its own code again (a lost answer)");
     let other = CodeGrant { grant_id: unique("code"), ..code.clone() };
     assert!(!store.resume_flow(&f.flow_id, &other, now).await.unwrap(), "one code per flow");
     assert_eq!(store.family(GrantKind::Code, &code.grant_id).await.unwrap(), None, "no family before redemption");
@@ -179,6 +180,7 @@ async fn code_grants_and_families(store: &dyn Store) {
         store.redeem_code(&code.grant_id, &proof, now, true, now / 1000 + 99).await.unwrap(),
         CodeRedemption::Replayed
     );
+    assert!(!store.resume_flow(&f.flow_id, &code, now).await.unwrap(), "a redeemed code is not issued again");
     // A request without a consent step: signed on is enough, not signed on is not.
     let no_step = AuthorizeRequest { ask_consent: false, ..request.clone() };
     let mut h = flow(&env, now);

@@ -8,15 +8,21 @@ use super::*;
 #[async_trait]
 impl CodeStore for DynamoStore {
     async fn create_flow(&self, flow: &FlowRecord) -> StoreResult<()> {
-        self.client
+        let put = self
+            .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(flow_item(flow)?))
             .condition_expression("attribute_not_exists(pk)")
             .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(())
+            .await;
+        match put {
+            Ok(_) => Ok(()),
+            // Flow ids are fresh random values: the item exists only because an attempt of this
+            // very request wrote it and its answer was lost (the SDK retried).
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(unavailable(e)),
+        }
     }
 
     async fn consent_flow(
@@ -49,25 +55,28 @@ impl CodeStore for DynamoStore {
     }
 
     async fn resume_flow(&self, flow_id: &str, code: &CodeGrant, now_ms: i64) -> StoreResult<bool> {
+        // Resuming again with the flow's own code (its answer was lost) writes the same again,
+        // while the code is unredeemed.
         let mark = Update::builder()
             .table_name(&self.table)
             .set_key(Some(Self::key(flow_pk(flow_id), "FLOW")))
-            .update_expression("SET resumed_ms = :now")
+            .update_expression("SET resumed_ms = if_not_exists(resumed_ms, :now), resumed_code = :code")
             .condition_expression(if code.request.ask_consent {
-                "consent = :yes AND attribute_not_exists(resumed_ms)"
+                "(consent = :yes AND attribute_not_exists(resumed_ms)) OR resumed_code = :code"
             } else {
                 // No consent step (`FlowRecord::consented`): signed on is enough.
-                "(consent = :yes OR (attribute_not_exists(consent) AND attribute_exists(flow_user))) \
-                 AND attribute_not_exists(resumed_ms)"
+                "((consent = :yes OR (attribute_not_exists(consent) AND attribute_exists(flow_user))) \
+                 AND attribute_not_exists(resumed_ms)) OR resumed_code = :code"
             })
             .expression_attribute_values(":now", n(now_ms))
             .expression_attribute_values(":yes", Av::Bool(true))
+            .expression_attribute_values(":code", s(&code.grant_id))
             .build()
             .map_err(build_err)?;
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(code_item(code)?))
-            .condition_expression("attribute_not_exists(pk)")
+            .condition_expression("attribute_not_exists(redeemed_ms)")
             .build()
             .map_err(build_err)?;
         let mut items =
@@ -91,17 +100,20 @@ impl CodeStore for DynamoStore {
     ) -> StoreResult<CodeRedemption> {
         let set = redemption_update(with_refresh_token);
         let pkce_names: Vec<String> = (0..proof.pkce.len()).map(|i| format!(":pkce{i}")).collect();
+        let token = op_token();
+        let key = Self::key(code_pk(grant_id), "CODE");
         let mut update = self
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key(code_pk(grant_id), "CODE")))
+            .set_key(Some(key.clone()))
             .update_expression(set)
             .condition_expression(format!(
-                "attribute_exists(pk) AND client_id = :client AND redirect_uri = :redirect AND issuer = :iss \
-                 AND pkce IN ({}) AND attribute_not_exists(redeemed_ms) AND expires_at > :now_s",
+                "(attribute_exists(pk) AND client_id = :client AND redirect_uri = :redirect AND issuer = :iss \
+                 AND pkce IN ({}) AND attribute_not_exists(redeemed_ms) AND expires_at > :now_s) OR op_token = :op",
                 pkce_names.join(", ")
             ))
+            .expression_attribute_values(":op", s(&token))
             .expression_attribute_values(":client", s(&proof.client_id))
             .expression_attribute_values(":redirect", s(&proof.redirect_uri))
             .expression_attribute_values(":iss", s(&proof.issuer))
@@ -116,7 +128,7 @@ impl CodeStore for DynamoStore {
         if with_refresh_token {
             update = update.expression_attribute_values(":zero", n(0));
         }
-        match conditional(update.send().await.map(|out| out.attributes))? {
+        match self.marked(update, key, &token).await? {
             Ok(item) => Ok(CodeRedemption::Redeemed(Box::new(code_from(&item)?))),
             Err(Some(old)) => Ok(CodeRedemption::refused(code_from(&old)?, proof)),
             Err(None) => Ok(CodeRedemption::Invalid),
@@ -140,16 +152,18 @@ impl CodeStore for DynamoStore {
         now_s: i64,
         keep_until: i64,
     ) -> StoreResult<Rotation> {
-        let result = self
+        let token = op_token();
+        let update = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(family_key(kind, grant_id)))
-            .update_expression("SET rt_generation = :next, expires_at = :keep")
+            .update_expression("SET rt_generation = :next, expires_at = :keep, op_token = :op")
             .condition_expression(
-                "client_id = :client AND (attribute_not_exists(issuer) OR issuer = :iss) AND rt_generation = :gen \
-                 AND attribute_not_exists(revoked_ms) AND expires_at > :now",
+                "(client_id = :client AND (attribute_not_exists(issuer) OR issuer = :iss) AND rt_generation = :gen \
+                 AND attribute_not_exists(revoked_ms) AND expires_at > :now) OR op_token = :op",
             )
+            .expression_attribute_values(":op", s(&token))
             .expression_attribute_values(":client", s(client_id))
             .expression_attribute_values(":iss", s(issuer))
             .expression_attribute_values(":gen", n(i64::from(generation)))
@@ -157,11 +171,8 @@ impl CodeStore for DynamoStore {
             .expression_attribute_values(":now", n(now_s))
             .expression_attribute_values(":keep", n(keep_until))
             .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(OnFail::AllOld)
-            .send()
-            .await
-            .map(|out| out.attributes);
-        match conditional(result)? {
+            .return_values_on_condition_check_failure(OnFail::AllOld);
+        match self.marked(update, family_key(kind, grant_id), &token).await? {
             Ok(item) => Ok(family_from(kind, &item)?.map_or(Rotation::Invalid, |f| Rotation::Rotated(Box::new(f)))),
             Err(Some(old)) => {
                 let stale = family_from(kind, &old)?.is_some_and(|f| {

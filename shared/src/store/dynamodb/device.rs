@@ -97,15 +97,19 @@ impl DeviceGrantStore for DynamoStore {
         keep_until: i64,
     ) -> StoreResult<bool> {
         let set = redemption_update(with_refresh_token);
+        let token = op_token();
+        let key = Self::key(grant_pk(grant_id), "DEVICE");
         let mut update = self
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key(grant_pk(grant_id), "DEVICE")))
+            .set_key(Some(key.clone()))
             .update_expression(set)
             .condition_expression(
-                "attribute_exists(decision) AND attribute_not_exists(redeemed_ms) AND approved = :yes",
+                "(attribute_exists(decision) AND attribute_not_exists(redeemed_ms) AND approved = :yes) \
+                 OR op_token = :op",
             )
+            .expression_attribute_values(":op", s(&token))
             .expression_attribute_values(":yes", Av::Bool(true))
             .expression_attribute_values(":now", n(now_ms))
             .expression_attribute_values(":keep", n(keep_until))
@@ -113,7 +117,7 @@ impl DeviceGrantStore for DynamoStore {
         if with_refresh_token {
             update = update.expression_attribute_values(":zero", n(0));
         }
-        Ok(conditional(update.send().await.map(|out| out.attributes))?.is_ok())
+        Ok(self.marked(update, key, &token).await?.is_ok())
     }
 }
 
@@ -226,20 +230,21 @@ impl DynamoStore {
         values.insert(":exp".into(), n(expires_ms));
         values.insert(":ttl".into(), n(expires_ms.div_euclid(1000) + 1));
         values.insert(":now".into(), n(now_ms));
-        let result = self
+        // Marked (`DynamoStore::marked`): the SDK resending it after a lost answer is no conflict.
+        let token = op_token();
+        values.insert(":op".into(), s(&token));
+        let key = Self::key(flow_pk(&fresh.flow_id), "FLOW");
+        let update = self
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key(flow_pk(&fresh.flow_id), "FLOW")))
-            .update_expression(update)
-            .condition_expression(condition)
+            .set_key(Some(key.clone()))
+            .update_expression(format!("{update}, op_token = :op"))
+            .condition_expression(format!("({condition}) OR op_token = :op"))
             .set_expression_attribute_values(Some(values))
             .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(OnFail::AllOld)
-            .send()
-            .await
-            .map(|out| out.attributes);
-        flow_write(conditional(result)?)
+            .return_values_on_condition_check_failure(OnFail::AllOld);
+        flow_write(self.marked(update, key, &token).await?)
     }
 
     /// The update adding `delta` to a counter, conditional on its limit when it counts up.
@@ -294,8 +299,8 @@ pub(super) fn flow_write(result: Result<Item, Option<Item>>) -> StoreResult<Flow
 /// Marks a grant redeemed and keeps it alive; a refresh token family starts at generation 0.
 pub(super) fn redemption_update(with_refresh_token: bool) -> &'static str {
     if with_refresh_token {
-        "SET redeemed_ms = :now, expires_at = :keep, rt_generation = :zero"
+        "SET redeemed_ms = :now, expires_at = :keep, rt_generation = :zero, op_token = :op"
     } else {
-        "SET redeemed_ms = :now, expires_at = :keep"
+        "SET redeemed_ms = :now, expires_at = :keep, op_token = :op"
     }
 }

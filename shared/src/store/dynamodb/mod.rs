@@ -44,7 +44,13 @@ impl DynamoStore {
     /// A client from the standard AWS configuration chain, pointed at `endpoint_url` if given
     /// (a local DynamoDB-compatible server); see `crate::aws::sdk_config`.
     pub fn client(endpoint_url: Option<&str>) -> Result<Client, String> {
-        Ok(Client::new(&crate::aws::sdk_config(endpoint_url)?))
+        Ok(Client::from_conf(Self::client_config(endpoint_url)?.build()))
+    }
+
+    /// The configuration `client` builds from, for callers that change a part of it (tests put
+    /// a fault-injecting HTTP client or shorter timeouts in).
+    pub fn client_config(endpoint_url: Option<&str>) -> Result<aws_sdk_dynamodb::config::Builder, String> {
+        Ok(aws_sdk_dynamodb::config::Builder::from(&crate::aws::sdk_config(endpoint_url)?))
     }
 
     /// Creates the table with TTL, as `template.yaml` declares it (for local servers and tests).
@@ -174,6 +180,39 @@ impl DynamoStore {
             .await
             .map_err(unavailable)?;
         Ok(out.item().cloned())
+    }
+}
+
+/// The attribute a marked write (`DynamoStore::marked`) stamps with its request's token.
+const OP_TOKEN: &str = "op_token";
+
+/// A fresh token for a marked write.
+fn op_token() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+impl DynamoStore {
+    /// Sends a conditional update that stamps its item with `token` (its expressions carry
+    /// `op_token = :op` in the `SET`, `(…) OR op_token = :op` as the condition, and bind `:op`), and
+    /// settles an unknown outcome (a timeout, or 5xx after the SDK's retries) by reading the item
+    /// back: the write is ours if the item carries the token. A write whose answer was lost is
+    /// thus neither lost nor, when the SDK sends it again, taken for someone else's (a replay).
+    async fn marked(
+        &self,
+        update: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
+        key: Item,
+        token: &str,
+    ) -> StoreResult<Result<Item, Option<Item>>> {
+        match conditional(update.send().await.map(|out| out.attributes)) {
+            Err(StoreError::Unavailable(reason)) => match self.get(key).await {
+                Ok(Some(item)) if item.get(OP_TOKEN).and_then(|v| v.as_s().ok()).is_some_and(|t| t == token) => {
+                    tracing::warn!("a write's answer was lost; reading it back showed it applied");
+                    Ok(Ok(item))
+                }
+                _ => Err(StoreError::Unavailable(reason)),
+            },
+            other => other,
+        }
     }
 }
 

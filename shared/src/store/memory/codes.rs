@@ -120,14 +120,16 @@ impl CodeStore for MemoryStore {
 
     async fn resume_flow(&self, flow_id: &str, code: &CodeGrant, now_ms: i64) -> StoreResult<bool> {
         let mut tables = self.lock();
-        let code_taken = tables.codes.contains_key(&code.grant_id);
+        // The code is the flow's own (`issue_code`): it exists only if this flow was resumed.
+        let existing = tables.codes.get(&code.grant_id).map(|c| c.redeemed_ms.is_none());
         let Some(flow) = tables.flows.get_mut(flow_id) else {
             return Ok(false);
         };
-        if !flow.consented() || flow.resumed_ms.is_some() || code_taken {
+        let again = flow.resumed_ms.is_some() && existing == Some(true);
+        if !again && (!flow.consented() || flow.resumed_ms.is_some() || existing.is_some()) {
             return Ok(false);
         }
-        flow.resumed_ms = Some(now_ms);
+        flow.resumed_ms.get_or_insert(now_ms);
         if !code.request.scopes.is_empty() {
             let family = (GrantKind::Code, code.grant_id.as_str());
             tables.remember(&code.environment_id, &code.subject.user_id, &code.request.client_id, &[], family);
