@@ -97,6 +97,8 @@ impl Server {
                     },
                     _ = stopped.changed() => break,
                 };
+                // Answers go out at once, not after the client's delayed ACK (Nagle).
+                let _ = stream.set_nodelay(true);
                 let app = app.clone();
                 let mut conn_stopped = stopped.clone();
                 tokio::spawn(async move {
