@@ -2,7 +2,6 @@
 
 use aws_sdk_dynamodb::types::{Put, Update};
 
-use super::device::redemption_update;
 use super::*;
 
 #[async_trait]
@@ -98,35 +97,22 @@ impl CodeStore for DynamoStore {
         with_refresh_token: bool,
         keep_until: i64,
     ) -> StoreResult<CodeRedemption> {
-        let set = redemption_update(with_refresh_token);
         let pkce_names: Vec<String> = (0..proof.pkce.len()).map(|i| format!(":pkce{i}")).collect();
-        let token = op_token();
         let key = Self::key(code_pk(grant_id), "CODE");
-        let mut update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key.clone()))
-            .update_expression(set)
+        let (update, token) = self.redemption(&key, with_refresh_token, now_ms, keep_until);
+        let mut update = update
             .condition_expression(format!(
                 "(attribute_exists(pk) AND client_id = :client AND redirect_uri = :redirect AND issuer = :iss \
                  AND pkce IN ({}) AND attribute_not_exists(redeemed_ms) AND expires_at > :now_s) OR op_token = :op",
                 pkce_names.join(", ")
             ))
-            .expression_attribute_values(":op", s(&token))
             .expression_attribute_values(":client", s(&proof.client_id))
             .expression_attribute_values(":redirect", s(&proof.redirect_uri))
             .expression_attribute_values(":iss", s(&proof.issuer))
-            .expression_attribute_values(":now", n(now_ms))
             .expression_attribute_values(":now_s", n(now_ms.div_euclid(1000)))
-            .expression_attribute_values(":keep", n(keep_until))
-            .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(OnFail::AllOld);
         for (name, key) in pkce_names.iter().zip(&proof.pkce) {
             update = update.expression_attribute_values(name, s(key));
-        }
-        if with_refresh_token {
-            update = update.expression_attribute_values(":zero", n(0));
         }
         match self.marked(update, key, &token).await? {
             Ok(item) => Ok(CodeRedemption::Redeemed(Box::new(code_from(&item)?))),

@@ -96,27 +96,14 @@ impl DeviceGrantStore for DynamoStore {
         with_refresh_token: bool,
         keep_until: i64,
     ) -> StoreResult<bool> {
-        let set = redemption_update(with_refresh_token);
-        let token = op_token();
         let key = Self::key(grant_pk(grant_id), "DEVICE");
-        let mut update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key.clone()))
-            .update_expression(set)
+        let (update, token) = self.redemption(&key, with_refresh_token, now_ms, keep_until);
+        let update = update
             .condition_expression(
                 "(attribute_exists(decision) AND attribute_not_exists(redeemed_ms) AND approved = :yes) \
                  OR op_token = :op",
             )
-            .expression_attribute_values(":op", s(&token))
-            .expression_attribute_values(":yes", Av::Bool(true))
-            .expression_attribute_values(":now", n(now_ms))
-            .expression_attribute_values(":keep", n(keep_until))
-            .return_values(ReturnValue::AllNew);
-        if with_refresh_token {
-            update = update.expression_attribute_values(":zero", n(0));
-        }
+            .expression_attribute_values(":yes", Av::Bool(true));
         Ok(self.marked(update, key, &token).await?.is_ok())
     }
 }
@@ -296,11 +283,36 @@ pub(super) fn flow_write(result: Result<Item, Option<Item>>) -> StoreResult<Flow
     }
 }
 
-/// Marks a grant redeemed and keeps it alive; a refresh token family starts at generation 0.
-pub(super) fn redemption_update(with_refresh_token: bool) -> &'static str {
-    if with_refresh_token {
-        "SET redeemed_ms = :now, expires_at = :keep, rt_generation = :zero, op_token = :op"
-    } else {
-        "SET redeemed_ms = :now, expires_at = :keep, op_token = :op"
+impl DynamoStore {
+    /// The marked update (`DynamoStore::marked`) redeeming the grant at `key` and keeping it
+    /// alive until `keep_until`; a refresh token family starts at generation 0. The caller adds
+    /// its condition (ending `OR op_token = :op`) and its values. Returns the update and its token.
+    pub(super) fn redemption(
+        &self,
+        key: &Item,
+        with_refresh_token: bool,
+        now_ms: i64,
+        keep_until: i64,
+    ) -> (aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder, String) {
+        let token = op_token();
+        let set = if with_refresh_token {
+            "SET redeemed_ms = :now, expires_at = :keep, rt_generation = :zero, op_token = :op"
+        } else {
+            "SET redeemed_ms = :now, expires_at = :keep, op_token = :op"
+        };
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key.clone()))
+            .update_expression(set)
+            .expression_attribute_values(":op", s(&token))
+            .expression_attribute_values(":now", n(now_ms))
+            .expression_attribute_values(":keep", n(keep_until))
+            .return_values(ReturnValue::AllNew);
+        if with_refresh_token {
+            update = update.expression_attribute_values(":zero", n(0));
+        }
+        (update, token)
     }
 }
