@@ -7,7 +7,8 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Error, Request as LambdaRequest, RequestExt, Response as LambdaResponse};
 use shared::error::ErrorResponse;
 use shared::http::Request;
-use shared::routes::{dispatch_to, Answer, Context, Endpoint};
+use shared::context::Context;
+use shared::routes::{dispatch_to, Answer, Endpoint};
 use shared::{App, Settings};
 
 /// The `main` of a Lambda binary serving one endpoint with its handler:

@@ -7,7 +7,6 @@
 
 use crate::app::App;
 use crate::error::OAuthError;
-use crate::hashing::Purpose;
 use crate::http::{Params, Request};
 use crate::model::{Application, TokenEndpointAuthMethod as Method};
 
@@ -74,12 +73,7 @@ pub async fn authenticate(
     let Some(application) = app.application(environment_id, client_id).await? else {
         return Err(reject());
     };
-    let secret_ok = |secret: &str| {
-        application
-            .client_secret_hash
-            .as_deref()
-            .is_some_and(|hash| app.hasher.verify(Purpose::ClientSecret, &application.client_id, secret, hash))
-    };
+    let secret_ok = |secret: &str| application.secret_matches(&app.hasher, secret, app.clock.now_ms());
     let ok = match (application.token_endpoint_auth_method, &presented) {
         (Method::None, Presented::IdOnly { .. }) => true,
         (Method::ClientSecretBasic, Presented::Basic { secret, .. }) => secret_ok(secret),

@@ -2,8 +2,7 @@
 
 use crate::app::App;
 use crate::config::DEFAULT_ENVIRONMENT_ID;
-use crate::hashing::Purpose;
-use crate::model::{Application, GrantType, TokenEndpointAuthMethod, User};
+use crate::model::{AppType, Application, GrantType, TokenEndpointAuthMethod, User};
 use crate::passwords::hash_password;
 use crate::store::StoreResult;
 
@@ -31,7 +30,8 @@ pub fn web_app(app: &App) -> Application {
     let mut web = Application::new(ENVIRONMENT_ID, WEB_APP_ID, "Demo Web App");
     web.grant_types = vec![GrantType::AuthorizationCode, GrantType::DeviceCode, GrantType::RefreshToken];
     web.token_endpoint_auth_method = TokenEndpointAuthMethod::ClientSecretBasic;
-    web.client_secret_hash = Some(app.hasher.digest(Purpose::ClientSecret, WEB_APP_ID, WEB_APP_SECRET));
+    web.app_type = AppType::WebApp;
+    web.set_secret(&app.hasher, WEB_APP_SECRET, None);
     web.scopes = ["openid", "profile", "email", "offline_access"].map(String::from).to_vec();
     web.redirect_uris = vec![WEB_APP_REDIRECT_URI.to_owned()];
     web.post_logout_redirect_uris = vec![WEB_APP_POST_LOGOUT_URI.to_owned()];
@@ -39,16 +39,11 @@ pub fn web_app(app: &App) -> Application {
 }
 
 pub fn user() -> User {
-    User {
-        environment_id: ENVIRONMENT_ID.to_owned(),
-        id: USER_ID.to_owned(),
-        username: USERNAME.to_owned(),
-        password_hash: hash_password(PASSWORD),
-        given_name: Some("Demo".to_owned()),
-        family_name: Some("User".to_owned()),
-        email: Some("demo@example.com".to_owned()),
-        enabled: true,
-    }
+    let mut user = User::new(ENVIRONMENT_ID, USER_ID, USERNAME, Some(hash_password(PASSWORD)));
+    user.given_name = Some("Demo".to_owned());
+    user.family_name = Some("User".to_owned());
+    user.email = Some("demo@example.com".to_owned());
+    user
 }
 
 /// Writes the demo environment into the app's store.

@@ -5,7 +5,7 @@
 //! hash of one kind can never be confused with another. The same key MACs the small values the
 //! server hands out and takes back unchanged (flow ids, the `ST` session cookie).
 
-use aws_lc_rs::hmac;
+use aws_lc_rs::{aead, hmac};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 
@@ -24,6 +24,8 @@ pub enum Purpose {
     FlowBinding,
     /// The keys of the guessing and sign-on counters (no raw address or username is stored).
     Counter,
+    /// The key that encrypts client secrets at rest (`Hasher::encrypt`).
+    SecretEncryption,
 }
 
 impl Purpose {
@@ -39,6 +41,7 @@ impl Purpose {
             Purpose::AuthorizationCode => b"authorization_code",
             Purpose::FlowBinding => b"flow_binding",
             Purpose::Counter => b"counter",
+            Purpose::SecretEncryption => b"secret_encryption",
         }
     }
 }
@@ -49,12 +52,49 @@ const SEAL_TAG_LEN: usize = 16;
 /// The server's hashing key. Built once at start; cheap to share.
 pub struct Hasher {
     key: hmac::Key,
+    /// AES-256-GCM key derived from the server secret, for values an API must give back
+    /// (PingOne's `GET .../secret`): stored encrypted, never hashed.
+    cipher: aead::LessSafeKey,
 }
+
+/// AES-GCM nonce length: 96 bits, drawn at random per encryption.
+const NONCE_LEN: usize = aead::NONCE_LEN;
 
 impl Hasher {
     /// `secret` should be at least 32 random bytes (see `config`).
     pub fn new(secret: &[u8]) -> Self {
-        Self { key: hmac::Key::new(hmac::HMAC_SHA256, secret) }
+        let key = hmac::Key::new(hmac::HMAC_SHA256, secret);
+        let derived = hmac::sign(&key, Purpose::SecretEncryption.label());
+        let unbound =
+            aead::UnboundKey::new(&aead::AES_256_GCM, derived.as_ref()).expect("a 32-byte key makes an AES-256 key");
+        Self { key, cipher: aead::LessSafeKey::new(unbound) }
+    }
+
+    /// `plaintext` encrypted (AES-256-GCM, random nonce), base64url; `context` (an environment
+    /// and client id) is authenticated, so a ciphertext moved to another record does not open.
+    pub fn encrypt(&self, context: &str, plaintext: &str) -> String {
+        let nonce_bytes = crate::clock::random_bytes::<NONCE_LEN>(&crate::clock::OsRandom);
+        let mut data = plaintext.as_bytes().to_vec();
+        let nonce = aead::Nonce::assume_unique_for_key(nonce_bytes);
+        self.cipher
+            .seal_in_place_append_tag(nonce, aead::Aad::from(context.as_bytes()), &mut data)
+            .expect("AES-GCM seals any plaintext below 64 GiB");
+        let mut out = nonce_bytes.to_vec();
+        out.extend_from_slice(&data);
+        B64.encode(out)
+    }
+
+    /// The plaintext of a value made by `encrypt` with the same `context`, or `None`.
+    pub fn decrypt(&self, context: &str, ciphertext: &str) -> Option<String> {
+        let raw = B64.decode(ciphertext).ok()?;
+        if raw.len() < NONCE_LEN {
+            return None;
+        }
+        let (nonce, sealed) = raw.split_at(NONCE_LEN);
+        let nonce = aead::Nonce::try_assume_unique_for_key(nonce).ok()?;
+        let mut data = sealed.to_vec();
+        let plain = self.cipher.open_in_place(nonce, aead::Aad::from(context.as_bytes()), &mut data).ok()?;
+        String::from_utf8(plain.to_vec()).ok()
     }
 
     fn tag(&self, purpose: Purpose, parts: &[&[u8]]) -> hmac::Tag {
@@ -126,6 +166,22 @@ mod tests {
         assert!(h.verify(Purpose::UserCode, "env1", "BCDF-GHJK", &a));
         assert!(!h.verify(Purpose::UserCode, "env1", "BCDF-GHJL", &a));
         assert!(!h.verify(Purpose::UserCode, "env1", "BCDF-GHJK", "not base64!"));
+    }
+
+    #[test]
+    fn encrypted_values_open_only_in_their_context_and_unchanged() {
+        let h = Hasher::new(b"0123456789abcdef0123456789abcdef");
+        let a = h.encrypt("env/app", "s3cret");
+        assert_ne!(a, h.encrypt("env/app", "s3cret"), "a fresh nonce each time");
+        assert!(!a.contains("s3cret"));
+        assert_eq!(h.decrypt("env/app", &a).as_deref(), Some("s3cret"));
+        assert_eq!(h.decrypt("env/other", &a), None);
+        assert_eq!(Hasher::new(b"another key, also thirty-two b..").decrypt("env/app", &a), None);
+        let mut tampered = a.into_bytes();
+        let last = tampered.len() - 1;
+        tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+        assert_eq!(h.decrypt("env/app", std::str::from_utf8(&tampered).unwrap()), None);
+        assert_eq!(h.decrypt("env/app", "short"), None);
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod client_auth;
 pub mod clock;
 pub mod codes;
 pub mod config;
+pub mod context;
 pub mod demo;
 pub mod endpoints;
 pub mod error;

@@ -8,6 +8,7 @@ use http::header::{HeaderValue, ALLOW};
 use http::{Method, StatusCode};
 
 use crate::app::{App, Dialect};
+pub use crate::context::{Context, PathParams};
 use crate::endpoints;
 use crate::error::{ErrorResponse, FlowError, OAuthError};
 use crate::http::{Request, Response};
@@ -84,6 +85,9 @@ impl Endpoint {
 pub enum Verb {
     Get,
     Post,
+    Put,
+    Patch,
+    Delete,
 }
 
 impl Verb {
@@ -91,6 +95,9 @@ impl Verb {
         match self {
             Verb::Get => "GET",
             Verb::Post => "POST",
+            Verb::Put => "PUT",
+            Verb::Patch => "PATCH",
+            Verb::Delete => "DELETE",
         }
     }
 
@@ -98,6 +105,9 @@ impl Verb {
         match self {
             Verb::Get => method == Method::GET || method == Method::HEAD,
             Verb::Post => method == Method::POST,
+            Verb::Put => method == Method::PUT,
+            Verb::Patch => method == Method::PATCH,
+            Verb::Delete => method == Method::DELETE,
         }
     }
 }
@@ -161,28 +171,7 @@ pub static ROUTES: &[Route] = &[
     route(Get, "/idp/init_logout.openid", Signoff, PF),
 ];
 
-/// Path parameters of a matched route; `environment_id` is the default one on PingFederate routes.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct PathParams {
-    pub environment_id: String,
-    pub flow_id: Option<String>,
-    pub app_identifier: Option<String>,
-}
-
-/// What a handler gets besides the request.
-pub struct Context<'a> {
-    pub app: &'a App,
-    pub dialect: Dialect,
-    pub params: PathParams,
-}
-
-impl Context<'_> {
-    pub fn environment_id(&self) -> &str {
-        &self.params.environment_id
-    }
-}
-
-fn match_path(pattern: &str, path: &str, default_env: &str) -> Option<PathParams> {
+fn match_path(pattern: &'static str, path: &str, default_env: &str) -> Option<PathParams> {
     let mut params = PathParams { environment_id: default_env.to_owned(), ..Default::default() };
     let pattern_segments = pattern.trim_start_matches('/').split('/');
     let mut path_segments = path.trim_start_matches('/').split('/');
@@ -200,8 +189,9 @@ fn match_path(pattern: &str, path: &str, default_env: &str) -> Option<PathParams
                     return None;
                 }
             }
-            "{flowId}" => params.flow_id = Some(decoded()?),
-            "{appIdentifier}" => params.app_identifier = Some(decoded()?),
+            param if param.starts_with('{') && param.ends_with('}') => {
+                params.values.push((&param[1..param.len() - 1], decoded()?));
+            }
             literal if literal == actual => {}
             _ => return None,
         }
@@ -378,9 +368,9 @@ mod tests {
         let (r, p) = find(&Method::POST, "/as/token.oauth2", ENV).unwrap();
         assert_eq!((r.endpoint, r.dialect, p.environment_id.as_str()), (Token, PF, ENV));
         let (r, p) = find(&Method::GET, &format!("/{OTHER}/device/my-tv"), ENV).unwrap();
-        assert_eq!((r.endpoint, p.app_identifier.as_deref()), (DeviceStart, Some("my-tv")));
+        assert_eq!((r.endpoint, p.app_identifier()), (DeviceStart, Some("my-tv")));
         let (r, p) = find(&Method::POST, &format!("/{OTHER}/flows/abc_-1"), ENV).unwrap();
-        assert_eq!((r.endpoint, p.flow_id.as_deref()), (Flow, Some("abc_-1")));
+        assert_eq!((r.endpoint, p.flow_id()), (Flow, Some("abc_-1")));
     }
 
     #[test]

@@ -38,7 +38,7 @@ impl Session {
         let Some(session) = Self::from_request(app, environment_id, req) else {
             return Ok(None);
         };
-        let user = app.store.session_user(environment_id, &session.username, &session.sid).await?;
+        let user = app.store.session_user(environment_id, &session.sub, &session.sid).await?;
         Ok(user.filter(|u| u.enabled && u.id == session.sub).map(|u| (session, u)))
     }
 

@@ -861,6 +861,9 @@ fn verb_method(verb: Verb) -> Method {
     match verb {
         Verb::Get => Method::GET,
         Verb::Post => Method::POST,
+        Verb::Put => Method::PUT,
+        Verb::Patch => Method::PATCH,
+        Verb::Delete => Method::DELETE,
     }
 }
 
@@ -890,8 +893,8 @@ proptest! {
                 let head_on_get = route.verb == Verb::Get && method == Method::HEAD;
                 prop_assert!(verb_method(route.verb) == method || head_on_get, "{:?} for {}", route.verb, method);
                 prop_assert!(uuid::Uuid::try_parse(&params.environment_id).is_ok());
-                prop_assert_eq!(params.flow_id.is_some(), route.path.contains("{flowId}"));
-                prop_assert!(params.flow_id.as_deref() != Some("") && params.app_identifier.as_deref() != Some(""));
+                prop_assert_eq!(params.flow_id().is_some(), route.path.contains("{flowId}"));
+                prop_assert!(params.flow_id() != Some("") && params.app_identifier() != Some(""));
             }
             Err(allowed) => {
                 for verb in allowed {
@@ -927,9 +930,9 @@ proptest! {
             prop_assert!(std::ptr::eq(found, route), "{} found {} for {}", path, found.path, route.path);
             let expected_env = if route.path.contains("{envId}") { canonical.as_str() } else { ENV };
             prop_assert_eq!(params.environment_id.as_str(), expected_env);
-            prop_assert_eq!(params.flow_id.as_deref(), route.path.contains("{flowId}").then_some(flow.as_str()));
+            prop_assert_eq!(params.flow_id(), route.path.contains("{flowId}").then_some(flow.as_str()));
             let expected_app = route.path.contains("{appIdentifier}").then_some(app_identifier.as_str());
-            prop_assert_eq!(params.app_identifier.as_deref(), expected_app);
+            prop_assert_eq!(params.app_identifier(), expected_app);
         }
     }
 
@@ -939,12 +942,12 @@ proptest! {
     fn unescaped_path_parameters_read_as_written(value in "[A-Za-z0-9._~!$&'()*+,;=:@-]{1,24}") {
         let flows = format!("/{OTHER_ENV}/flows/{value}");
         let (_, params) = find(&Method::GET, &flows, ENV).map_err(|e| TestCaseError::fail(format!("{flows}: {e:?}")))?;
-        prop_assert_eq!(params.flow_id.as_deref(), Some(value.as_str()));
+        prop_assert_eq!(params.flow_id(), Some(value.as_str()));
         if value != "qr" {
             let device = format!("/{OTHER_ENV}/device/{value}");
             let (_, params) =
                 find(&Method::GET, &device, ENV).map_err(|e| TestCaseError::fail(format!("{device}: {e:?}")))?;
-            prop_assert_eq!(params.app_identifier.as_deref(), Some(value.as_str()));
+            prop_assert_eq!(params.app_identifier(), Some(value.as_str()));
         }
     }
 }
@@ -1270,9 +1273,9 @@ proptest! {
 #[test]
 fn found_raw_ampersands_are_kept() {
     let (_, params) = find(&Method::GET, &format!("/{OTHER_ENV}/flows/&"), ENV).expect("a flow route");
-    assert_eq!(params.flow_id.as_deref(), Some("&"));
+    assert_eq!(params.flow_id(), Some("&"));
     let (_, params) = find(&Method::GET, &format!("/{OTHER_ENV}/device/tv&x=1"), ENV).expect("a device route");
-    assert_eq!(params.app_identifier.as_deref(), Some("tv&x=1"), "was read as the app 'tv'");
+    assert_eq!(params.app_identifier(), Some("tv&x=1"), "was read as the app 'tv'");
     let secret = format!("{}&anything", demo::WEB_APP_SECRET);
     let header = format!("Basic {}", B64_STD.encode(format!("{}:{secret}", demo::WEB_APP_ID)));
     let req = request_with(&[(AUTHORIZATION, &header)]);

@@ -16,7 +16,7 @@ use crate::http::{redirect, Request, Response};
 use crate::model::User;
 use crate::pages::html::{page, secure};
 use crate::pages::text::EN;
-use crate::routes::Context;
+use crate::context::Context;
 use crate::sessions::Session;
 use crate::store::{AuthorizeRequest, FlowRecord};
 

@@ -8,7 +8,7 @@ use crate::error::{finish, FlowError};
 use crate::flows::start::device_flow;
 use crate::http::{redirect, Request, Response};
 use crate::pages::signon_path;
-use crate::routes::Context;
+use crate::context::Context;
 use crate::sessions::Session;
 
 pub async fn handle(ctx: &Context<'_>, req: &Request) -> Response {
@@ -17,7 +17,7 @@ pub async fn handle(ctx: &Context<'_>, req: &Request) -> Response {
 
 async fn respond(ctx: &Context<'_>, req: &Request) -> Result<Response, FlowError> {
     let (app, env) = (ctx.app, ctx.environment_id());
-    let application_id = match &ctx.params.app_identifier {
+    let application_id = match ctx.params.app_identifier() {
         Some(identifier) => {
             let application = app.application_by_identifier(env, identifier).await?;
             Some(application.ok_or_else(FlowError::not_found)?.client_id)

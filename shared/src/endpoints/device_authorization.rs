@@ -12,7 +12,7 @@ use crate::error::{finish, OAuthError};
 use crate::grants::{device_code, requested_scopes};
 use crate::http::{encode_query_value, json, no_store, Request, Response};
 use crate::model::{Application, GrantType};
-use crate::routes::Context;
+use crate::context::Context;
 use crate::store::Requester;
 
 #[derive(Serialize)]

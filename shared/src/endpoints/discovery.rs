@@ -10,7 +10,7 @@ use crate::app::Dialect;
 use crate::endpoints::token::DEVICE_CODE_GRANT;
 use crate::grants::ACR_SINGLE_FACTOR;
 use crate::http::{json, Request, Response};
-use crate::routes::Context;
+use crate::context::Context;
 
 pub async fn handle(ctx: &Context<'_>, _req: &Request) -> Response {
     let app = ctx.app;

@@ -10,7 +10,7 @@ use crate::browser::BrowserKey;
 use crate::error::{finish, FlowError};
 use crate::flows::{self, view, FlowAction, ACTION_AUTHORIZE_CONSENT, ACTION_CONSENT, ACTION_LOGIN, ACTION_USER_CODE};
 use crate::http::{json, no_store, Request, Response};
-use crate::routes::Context;
+use crate::context::Context;
 
 pub async fn handle(ctx: &Context<'_>, req: &Request) -> Response {
     finish(respond(ctx, req).await)
@@ -18,7 +18,7 @@ pub async fn handle(ctx: &Context<'_>, req: &Request) -> Response {
 
 async fn respond(ctx: &Context<'_>, req: &Request) -> Result<Response, FlowError> {
     let env = ctx.environment_id();
-    let flow_id = ctx.params.flow_id.as_deref().ok_or_else(FlowError::not_found)?;
+    let flow_id = ctx.params.flow_id().ok_or_else(FlowError::not_found)?;
     let browser = BrowserKey::of(ctx.app, req);
     if req.method == Method::GET || req.method == Method::HEAD {
         let flow = flows::load(ctx.app, env, flow_id, &browser).await?;

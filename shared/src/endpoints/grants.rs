@@ -4,7 +4,7 @@ use http::Method;
 
 use crate::http::{Request, Response};
 use crate::pages::grants;
-use crate::routes::Context;
+use crate::context::Context;
 
 pub async fn handle(ctx: &Context<'_>, req: &Request) -> Response {
     if req.method == Method::POST {

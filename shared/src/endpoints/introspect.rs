@@ -8,7 +8,7 @@ use crate::endpoints::client_and_token;
 use crate::error::{finish, OAuthError};
 use crate::grants::inspect::{inspect, Live};
 use crate::http::{json, no_store, Request, Response};
-use crate::routes::Context;
+use crate::context::Context;
 
 pub async fn handle(ctx: &Context<'_>, req: &Request) -> Response {
     finish(respond(ctx, req).await)

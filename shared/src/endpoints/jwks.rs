@@ -4,7 +4,7 @@ use http::header::{HeaderValue, CACHE_CONTROL};
 use http::StatusCode;
 
 use crate::http::{json, Request, Response};
-use crate::routes::Context;
+use crate::context::Context;
 
 pub async fn handle(ctx: &Context<'_>, _req: &Request) -> Response {
     let mut response = json(StatusCode::OK, &ctx.app.signer.jwks());

@@ -22,7 +22,7 @@ use crate::client_auth::authenticate;
 use crate::error::OAuthError;
 use crate::http::{Params, Request};
 use crate::model::Application;
-use crate::routes::Context;
+use crate::context::Context;
 
 /// The form body of an OAuth POST, or the `invalid_request` saying why it is not one.
 pub(crate) fn oauth_form(req: &Request) -> Result<Params, OAuthError> {

@@ -11,7 +11,7 @@ use qrcode::{EcLevel, QrCode};
 use crate::codes::UserCode;
 use crate::http::{encode_query_value, no_store, Request, Response};
 use crate::pages::html::secure;
-use crate::routes::Context;
+use crate::context::Context;
 
 pub async fn handle(ctx: &Context<'_>, req: &Request) -> Response {
     match svg_for(ctx, req) {

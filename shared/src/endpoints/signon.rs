@@ -3,7 +3,7 @@
 use http::Method;
 
 use crate::http::{Request, Response};
-use crate::routes::Context;
+use crate::context::Context;
 
 pub async fn handle(ctx: &Context<'_>, req: &Request) -> Response {
     if req.method == Method::POST {

@@ -9,7 +9,7 @@ use crate::error::{finish, OAuthError};
 use crate::grants::{authorization_code, client_credentials, device_code, refresh};
 use crate::http::{json, no_store, Request, Response};
 use crate::model::GrantType;
-use crate::routes::Context;
+use crate::context::Context;
 
 /// RFC 8628 §3.4.
 pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";

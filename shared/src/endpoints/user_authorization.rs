@@ -12,7 +12,7 @@ use crate::http::{no_store, Request, Response};
 use crate::pages::html::{page, secure};
 use crate::pages::signon_path;
 use crate::pages::text::EN;
-use crate::routes::Context;
+use crate::context::Context;
 use crate::sessions::Session;
 
 pub async fn handle(ctx: &Context<'_>, req: &Request) -> Response {

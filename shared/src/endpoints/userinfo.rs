@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::grants::inspect::{inspect, Live};
 use crate::http::{json, no_store, Request, Response};
-use crate::routes::Context;
+use crate::context::Context;
 
 /// RFC 6750 §3: the challenge, with an error when a token was presented.
 fn challenge(status: StatusCode, error: Option<(&str, &str)>) -> Response {

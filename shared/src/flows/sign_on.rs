@@ -56,7 +56,7 @@ pub(super) async fn with_password(
     let Some(reserved) = reserved else {
         return Err(FlowError::unavailable().into());
     };
-    let matches = check_password(password, user.as_ref().map(|u| u.password_hash.as_str())).await;
+    let matches = check_password(password, user.as_ref().and_then(|u| u.password_hash.as_deref())).await;
     let user = match user {
         Some(u) if matches && u.enabled => u,
         _ => {
@@ -86,7 +86,7 @@ pub(super) async fn with_session(app: &App, started: &FlowRecord, session: Sessi
     if started.expires_ms <= app.clock.now_ms() {
         return Err(Refusal::WrongState { action: ACTION_LOGIN, current: None });
     }
-    let user = app.store.session_user(&started.environment_id, &session.username, &session.sid).await?;
+    let user = app.store.session_user(&started.environment_id, &session.sub, &session.sid).await?;
     let Some(user) = user.filter(|u| u.enabled && u.id == session.sub) else {
         return Err(invalid_credentials().into());
     };

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::model::{GrantType, User};
+use crate::model::{Application, GrantType, User};
 
 const ISS: &str = "https://as";
 
@@ -96,6 +96,7 @@ pub async fn run_all(store: Arc<dyn Store>) {
     code_grants_and_families(&*store).await;
     sessions_and_revoked_tokens(&*store).await;
     device_authorization_counters(&*store).await;
+    super::directory_contract::run_all(store).await;
 }
 
 async fn code_grants_and_families(store: &dyn Store) {
@@ -362,23 +363,14 @@ async fn guessing_counters_and_consents(store: &dyn Store) {
 
 async fn sessions_and_revoked_tokens(store: &dyn Store) {
     let env = unique("env");
-    let user = User {
-        environment_id: env.clone(),
-        id: "u1".into(),
-        username: "demo".into(),
-        password_hash: "$argon2id$...".into(),
-        given_name: None,
-        family_name: None,
-        email: None,
-        enabled: true,
-    };
+    let user = User::new(&env, "u1", "demo", Some("$argon2id$...".into()));
     store.put_user(&user).await.unwrap();
-    assert_eq!(store.session_user(&env, "Demo", "s1").await.unwrap().map(|u| u.id), Some("u1".into()));
+    assert_eq!(store.session_user(&env, "u1", "s1").await.unwrap().map(|u| u.id), Some("u1".into()));
     assert!(store.session_user(&env, "nobody", "s1").await.unwrap().is_none());
     store.end_session(&env, "s1", 1_900_000_000).await.unwrap();
-    assert!(store.session_user(&env, "demo", "s1").await.unwrap().is_none(), "an ended session has no user");
-    assert!(store.session_user(&env, "demo", "s2").await.unwrap().is_some(), "other sessions stand");
-    assert!(store.session_user(&unique("env"), "demo", "s1").await.unwrap().is_none());
+    assert!(store.session_user(&env, "u1", "s1").await.unwrap().is_none(), "an ended session has no user");
+    assert!(store.session_user(&env, "u1", "s2").await.unwrap().is_some(), "other sessions stand");
+    assert!(store.session_user(&unique("env"), "u1", "s1").await.unwrap().is_none());
 
     let jti = unique("jti");
     assert!(!store.token_revoked(&jti).await.unwrap());
@@ -412,16 +404,8 @@ async fn directory(store: &dyn Store) {
     assert_eq!(ids, ["client-a", "client-b"], "applications of one environment, by client id");
     assert_eq!(apps[1].grant_types, app.grant_types);
 
-    let user = User {
-        environment_id: env.clone(),
-        id: "u1".into(),
-        username: "Demo".into(),
-        password_hash: "$argon2id$...".into(),
-        given_name: None,
-        family_name: None,
-        email: Some("demo@example.com".into()),
-        enabled: true,
-    };
+    let mut user = User::new(&env, "u1", "Demo", Some("$argon2id$...".into()));
+    user.email = Some("demo@example.com".into());
     store.put_user(&user).await.unwrap();
     let found = store.find_user(&env, "DEMO").await.unwrap().expect("usernames match case-insensitively");
     assert_eq!(found.id, "u1");

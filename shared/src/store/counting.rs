@@ -43,17 +43,21 @@ impl CountingStore {
 
 #[async_trait]
 impl DirectoryStore for CountingStore {
-    async fn put_application(&self, app: &Application) -> StoreResult<()> {
-        self.counter.add("put_application");
-        self.inner.put_application(app).await
+    async fn get_record(&self, key: &RecordKey) -> StoreResult<Option<Record>> {
+        self.counter.add("get_record");
+        self.inner.get_record(key).await
     }
-    async fn list_applications(&self, environment_id: &str) -> StoreResult<Vec<Application>> {
+    async fn list_records(&self, environment_id: &str, kind: Kind) -> StoreResult<Vec<Record>> {
+        self.counter.add("list_records");
+        self.inner.list_records(environment_id, kind).await
+    }
+    async fn apply(&self, writes: &[Write]) -> StoreResult<Applied> {
+        self.counter.add("apply");
+        self.inner.apply(writes).await
+    }
+    async fn list_applications(&self, environment_id: &str) -> StoreResult<Vec<crate::model::Application>> {
         self.counter.add("list_applications");
         self.inner.list_applications(environment_id).await
-    }
-    async fn put_user(&self, user: &User) -> StoreResult<()> {
-        self.counter.add("put_user");
-        self.inner.put_user(user).await
     }
     async fn find_user(&self, environment_id: &str, username: &str) -> StoreResult<Option<User>> {
         self.counter.add("find_user");
@@ -63,9 +67,9 @@ impl DirectoryStore for CountingStore {
 
 #[async_trait]
 impl SessionStore for CountingStore {
-    async fn session_user(&self, env: &str, username: &str, sid: &str) -> StoreResult<Option<User>> {
+    async fn session_user(&self, env: &str, user_id: &str, sid: &str) -> StoreResult<Option<User>> {
         self.counter.add("session_user");
-        self.inner.session_user(env, username, sid).await
+        self.inner.session_user(env, user_id, sid).await
     }
     async fn end_session(&self, env: &str, sid: &str, expires_at: i64) -> StoreResult<()> {
         self.counter.add("end_session");

@@ -8,6 +8,8 @@
 
 pub mod contract;
 pub mod counting;
+pub mod directory;
+mod directory_contract;
 pub mod dynamodb;
 pub mod memory;
 
@@ -18,7 +20,10 @@ pub use crate::model::grant::{
     AuthorizeRequest, CodeGrant, ConsentRecord, Decision, DeviceGrant, Family, GrantKind, Requester, Subject,
     UserCodeEntry,
 };
-use crate::model::{Application, User};
+pub use self::directory::{
+    Applied, DirectoryStore, Expect, Kind, Name, NameKind, Record, RecordKey, Write, MAX_WRITES,
+};
+use crate::model::User;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -181,22 +186,12 @@ pub enum UserCodeOutcome {
     Refused { flow: Option<Box<FlowRecord>>, counters: Vec<usize> },
 }
 
-/// Applications and users of an environment.
-#[async_trait]
-pub trait DirectoryStore: Send + Sync {
-    async fn put_application(&self, app: &Application) -> StoreResult<()>;
-    /// Every application of the environment (one query; cached by `directory`).
-    async fn list_applications(&self, environment_id: &str) -> StoreResult<Vec<Application>>;
-    async fn put_user(&self, user: &User) -> StoreResult<()>;
-    async fn find_user(&self, environment_id: &str, username: &str) -> StoreResult<Option<User>>;
-}
-
 /// Sign-on sessions (the `ST` cookie carries them; the store only remembers the ended ones).
 #[async_trait]
 pub trait SessionStore: Send + Sync {
-    /// The user of a session, in one batched read: `None` when the user is unknown or the session
-    /// `session_id` was ended.
-    async fn session_user(&self, environment_id: &str, username: &str, session_id: &str) -> StoreResult<Option<User>>;
+    /// The user `user_id` of a session, in one batched read: `None` when the user is unknown or
+    /// the session `session_id` was ended. By id, so a renamed user stays signed on.
+    async fn session_user(&self, environment_id: &str, user_id: &str, session_id: &str) -> StoreResult<Option<User>>;
 
     /// Ends a session for good (remembered until `expires_at`, when its cookie dies anyway).
     async fn end_session(&self, environment_id: &str, session_id: &str, expires_at: i64) -> StoreResult<()>;

@@ -14,12 +14,12 @@ use aws_sdk_dynamodb::Client;
 
 mod code;
 mod device;
+mod directory;
 mod guard;
 mod items;
 
 use self::items::*;
 use super::*;
-use crate::model::username_key;
 
 /// Per item of a cancelled transaction: `Some(the item as it stood, if it existed)` when that
 /// item's condition failed, `None` when it held.
@@ -229,76 +229,5 @@ where
             Some(UpdateItemError::ConditionalCheckFailedException(e)) => Ok(Err(e.item().cloned())),
             _ => Err(unavailable(err)),
         },
-    }
-}
-
-#[async_trait]
-impl DirectoryStore for DynamoStore {
-    async fn put_application(&self, app: &Application) -> StoreResult<()> {
-        let mut item = Self::key(env_pk(&app.environment_id), &format!("APP#{}", app.client_id));
-        item.insert("data".into(), json(app)?);
-        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
-        Ok(())
-    }
-
-    async fn list_applications(&self, environment_id: &str) -> StoreResult<Vec<Application>> {
-        // One request unless the environment's applications exceed a 1 MB page.
-        let mut apps = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :app)")
-                .expression_attribute_values(":pk", s(&env_pk(environment_id)))
-                .expression_attribute_values(":app", s("APP#"))
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(unavailable)?;
-            for item in page.items() {
-                apps.push(get_json(item, "data")?);
-            }
-            match page.last_evaluated_key() {
-                Some(k) if !k.is_empty() => start = Some(k.clone()),
-                _ => return Ok(apps),
-            }
-        }
-    }
-
-    async fn put_user(&self, user: &User) -> StoreResult<()> {
-        let sk = format!("USER#{}", username_key(&user.username));
-        let mut item = Self::key(env_pk(&user.environment_id), &sk);
-        item.insert("data".into(), json(user)?);
-        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
-        Ok(())
-    }
-
-    async fn find_user(&self, environment_id: &str, username: &str) -> StoreResult<Option<User>> {
-        let sk = format!("USER#{}", username_key(username));
-        let item = self.get(Self::key(env_pk(environment_id), &sk)).await?;
-        item.as_ref().map(|item| get_json(item, "data")).transpose()
-    }
-}
-
-#[async_trait]
-impl SessionStore for DynamoStore {
-    async fn session_user(&self, environment_id: &str, username: &str, session_id: &str) -> StoreResult<Option<User>> {
-        let user_key = Self::key(env_pk(environment_id), &format!("USER#{}", username_key(username)));
-        let ended_key = Self::key(ended_session_pk(environment_id, session_id), "ENDED");
-        let found = self.batch_get(vec![user_key, ended_key]).await?;
-        if found.iter().any(|item| matches!(item.get("sk"), Some(Av::S(sk)) if sk == "ENDED")) {
-            return Ok(None);
-        }
-        found.iter().find(|item| item.contains_key("data")).map(|item| get_json(item, "data")).transpose()
-    }
-
-    async fn end_session(&self, environment_id: &str, session_id: &str, expires_at: i64) -> StoreResult<()> {
-        let mut item = Self::key(ended_session_pk(environment_id, session_id), "ENDED");
-        item.insert(TTL_ATTRIBUTE.into(), n(expires_at));
-        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
-        Ok(())
     }
 }

@@ -4,7 +4,7 @@
 //! pays for a sweep of every table.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
@@ -35,8 +35,10 @@ type Remembered = (Vec<String>, HashSet<(GrantKind, String)>);
 
 #[derive(Default)]
 struct Tables {
-    applications: HashMap<(String, String), Application>,
-    users: HashMap<(String, String), User>,
+    /// The directory, by key (so lists come out by kind, environment and id).
+    records: BTreeMap<(Kind, String, String), Record>,
+    /// Claimed unique names -> the id of the record holding each.
+    names: HashMap<Name, String>,
     grants: HashMap<String, DeviceGrant>,
     user_codes: HashMap<(String, String), UserCodeEntry>,
     flows: HashMap<String, FlowRecord>,
@@ -173,42 +175,104 @@ fn remove_if<K: std::hash::Hash + Eq, V>(map: &mut HashMap<K, V>, key: &K, dead:
     }
 }
 
+fn record_key(key: &RecordKey) -> (Kind, String, String) {
+    (key.kind, key.environment_id.clone(), key.id.clone())
+}
+
+impl Tables {
+    fn holds(&self, write: &Write) -> bool {
+        let stands = |key: &RecordKey, expect: &Expect| {
+            let found = self.records.get(&record_key(key));
+            match expect {
+                Expect::Absent => found.is_none(),
+                Expect::Revision(r) => found.is_some_and(|rec| rec.revision() == *r),
+                Expect::Any => true,
+            }
+        };
+        match write {
+            Write::Put(record, expect) => stands(&record.key(), expect),
+            Write::Delete(key, expect) => stands(key, expect),
+            Write::Claim(name, owner) => self.names.get(name).is_none_or(|held| held == owner),
+            Write::Release(name, owner) => self.names.get(name).is_none_or(|held| held == owner),
+        }
+    }
+
+    fn write(&mut self, write: &Write) {
+        match write {
+            Write::Put(record, _) => {
+                self.records.insert(record_key(&record.key()), record.clone());
+            }
+            Write::Delete(key, _) => {
+                self.records.remove(&record_key(key));
+            }
+            Write::Claim(name, owner) => {
+                self.names.insert(name.clone(), owner.clone());
+            }
+            Write::Release(name, owner) => {
+                if self.names.get(name) == Some(owner) {
+                    self.names.remove(name);
+                }
+            }
+        }
+    }
+
+    fn user(&self, environment_id: &str, user_id: &str) -> Option<User> {
+        match self.records.get(&(Kind::User, environment_id.to_owned(), user_id.to_owned())) {
+            Some(Record::User(u)) => Some(u.clone()),
+            _ => None,
+        }
+    }
+}
+
 #[async_trait]
 impl DirectoryStore for MemoryStore {
-    async fn put_application(&self, app: &Application) -> StoreResult<()> {
-        let key = (app.environment_id.clone(), app.client_id.clone());
-        self.lock().applications.insert(key, app.clone());
-        Ok(())
+    async fn get_record(&self, key: &RecordKey) -> StoreResult<Option<Record>> {
+        Ok(self.lock().records.get(&record_key(key)).cloned())
     }
 
-    async fn list_applications(&self, environment_id: &str) -> StoreResult<Vec<Application>> {
+    async fn list_records(&self, environment_id: &str, kind: Kind) -> StoreResult<Vec<Record>> {
         let tables = self.lock();
-        let mut apps: Vec<Application> =
-            tables.applications.values().filter(|a| a.environment_id == environment_id).cloned().collect();
-        apps.sort_by(|a, b| a.client_id.cmp(&b.client_id));
-        Ok(apps)
+        Ok(tables
+            .records
+            .iter()
+            .filter(|((k, env, _), _)| *k == kind && (kind == Kind::Environment || env == environment_id))
+            .map(|(_, r)| r.clone())
+            .collect())
     }
 
-    async fn put_user(&self, user: &User) -> StoreResult<()> {
-        let key = (user.environment_id.clone(), username_key(&user.username));
-        self.lock().users.insert(key, user.clone());
-        Ok(())
+    async fn apply(&self, writes: &[Write]) -> StoreResult<Applied> {
+        if writes.len() > MAX_WRITES {
+            return Err(StoreError::Unavailable(format!("a change holds at most {MAX_WRITES} writes")));
+        }
+        let mut tables = self.lock();
+        if let Some(i) = writes.iter().position(|w| !tables.holds(w)) {
+            return Ok(Applied::Conflict(i));
+        }
+        for write in writes {
+            tables.write(write);
+        }
+        Ok(Applied::Applied)
     }
 
     async fn find_user(&self, environment_id: &str, username: &str) -> StoreResult<Option<User>> {
-        let key = (environment_id.to_owned(), username_key(username));
-        Ok(self.lock().users.get(&key).cloned())
+        let name = Name {
+            environment_id: environment_id.to_owned(),
+            kind: NameKind::Username,
+            value: username_key(username),
+        };
+        let tables = self.lock();
+        Ok(tables.names.get(&name).and_then(|id| tables.user(environment_id, id)))
     }
 }
 
 #[async_trait]
 impl SessionStore for MemoryStore {
-    async fn session_user(&self, environment_id: &str, username: &str, session_id: &str) -> StoreResult<Option<User>> {
+    async fn session_user(&self, environment_id: &str, user_id: &str, session_id: &str) -> StoreResult<Option<User>> {
         let tables = self.lock();
         if tables.ended_sessions.contains_key(&(environment_id.to_owned(), session_id.to_owned())) {
             return Ok(None);
         }
-        Ok(tables.users.get(&(environment_id.to_owned(), username_key(username))).cloned())
+        Ok(tables.user(environment_id, user_id))
     }
 
     async fn end_session(&self, environment_id: &str, session_id: &str, expires_at: i64) -> StoreResult<()> {
