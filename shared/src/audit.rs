@@ -36,6 +36,9 @@ pub enum Action {
     AuthorizationConsent,
     #[serde(rename = "PASSWORD.CHECK")]
     PasswordCheck,
+    /// A person changed their password in a sign-on flow (`password.reset`).
+    #[serde(rename = "PASSWORD.RESET")]
+    PasswordReset,
     #[serde(rename = "SESSION.CREATED")]
     SessionCreated,
     #[serde(rename = "SESSION.DELETED")]
@@ -52,6 +55,34 @@ pub enum Action {
     TokenRevoked,
     #[serde(rename = "CONSENT.REVOKED")]
     ConsentRevoked,
+    #[serde(rename = "ENVIRONMENT.CREATED")]
+    EnvironmentCreated,
+    #[serde(rename = "APPLICATION.CREATED")]
+    ApplicationCreated,
+    #[serde(rename = "APPLICATION.UPDATED")]
+    ApplicationUpdated,
+    #[serde(rename = "APPLICATION.DELETED")]
+    ApplicationDeleted,
+    #[serde(rename = "SECRET.UPDATED")]
+    SecretUpdated,
+    #[serde(rename = "ROLE_ASSIGNMENT.CREATED")]
+    RoleAssignmentCreated,
+    #[serde(rename = "ROLE_ASSIGNMENT.DELETED")]
+    RoleAssignmentDeleted,
+    #[serde(rename = "POPULATION.CREATED")]
+    PopulationCreated,
+    #[serde(rename = "POPULATION.UPDATED")]
+    PopulationUpdated,
+    #[serde(rename = "POPULATION.DELETED")]
+    PopulationDeleted,
+    #[serde(rename = "USER.CREATED")]
+    UserCreated,
+    #[serde(rename = "USER.UPDATED")]
+    UserUpdated,
+    #[serde(rename = "USER.DELETED")]
+    UserDeleted,
+    #[serde(rename = "PASSWORD.SET")]
+    PasswordSet,
 }
 
 /// `result.status`.

@@ -30,6 +30,9 @@ impl PathParams {
 pub struct Context<'a> {
     pub app: &'a App,
     pub dialect: Dialect,
+    /// The path pattern of the matched route (`/v1/environments/{envId}/users/{userId}`), for
+    /// handlers that serve several routes.
+    pub pattern: &'static str,
     pub params: PathParams,
 }
 

@@ -13,6 +13,9 @@ pub const WEB_APP_SECRET: &str = "demo-web-secret";
 pub const WEB_APP_REDIRECT_URI: &str = "http://127.0.0.1:8400/callback";
 pub const WEB_APP_POST_LOGOUT_URI: &str = "http://127.0.0.1:8400/signed-out";
 pub const USER_ID: &str = "00000000-0000-4000-8000-0000000000e1";
+pub const ADMIN_APP_ID: &str = "00000000-0000-4000-8000-0000000000b1";
+pub const ADMIN_APP_SECRET: &str = "demo-admin-secret";
+pub const POPULATION_ID: &str = "00000000-0000-4000-8000-0000000000c1";
 pub const USERNAME: &str = "demo";
 pub const PASSWORD: &str = "demo-password";
 
@@ -38,8 +41,16 @@ pub fn web_app(app: &App) -> Application {
     web
 }
 
+/// The admin worker application: every role over the demo environment and the organization.
+pub fn admin_app(app: &App) -> Application {
+    let mut admin = crate::bootstrap::admin_worker(&app.hasher, ENVIRONMENT_ID, ADMIN_APP_ID, ADMIN_APP_SECRET, true);
+    admin.name = "Demo Admin Worker".to_owned();
+    admin
+}
+
 pub fn user() -> User {
     let mut user = User::new(ENVIRONMENT_ID, USER_ID, USERNAME, Some(hash_password(PASSWORD)));
+    user.population_id = POPULATION_ID.to_owned();
     user.given_name = Some("Demo".to_owned());
     user.family_name = Some("User".to_owned());
     user.email = Some("demo@example.com".to_owned());
@@ -48,6 +59,8 @@ pub fn user() -> User {
 
 /// Writes the demo environment into the app's store.
 pub async fn seed(app: &App) -> StoreResult<()> {
+    crate::bootstrap::environment(app, ENVIRONMENT_ID, "Demo", POPULATION_ID).await?;
+    app.store.put_application(&admin_app(app)).await?;
     app.store.put_application(&device_app()).await?;
     app.store.put_application(&web_app(app)).await?;
     app.store.put_user(&user()).await?;
@@ -61,6 +74,7 @@ pub fn describe(base_url: &str) -> String {
         "Demo environment {ENVIRONMENT_ID} (also the PingFederate default)\n\
          \x20 device app  client_id={DEVICE_APP_ID} (public; DEVICE_CODE, REFRESH_TOKEN; devicePathId tv)\n\
          \x20 web app     client_id={WEB_APP_ID} secret={WEB_APP_SECRET} (client_secret_basic; redirect {WEB_APP_REDIRECT_URI})\n\
+         \x20 admin       client_id={ADMIN_APP_ID} secret={ADMIN_APP_SECRET} (WORKER; all four roles; management API)\n\
          \x20 user        {USERNAME} / {PASSWORD}\n\
          Try: curl -s -d client_id={DEVICE_APP_ID} -d scope=openid {base_url}/{ENVIRONMENT_ID}/as/device_authorization"
     )

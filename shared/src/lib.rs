@@ -5,6 +5,7 @@
 pub mod app;
 pub mod audit;
 pub mod aws;
+pub mod bootstrap;
 pub mod browser;
 pub mod client_auth;
 pub mod clock;
@@ -18,6 +19,7 @@ pub mod flows;
 pub mod grants;
 pub mod hashing;
 pub mod http;
+pub mod management;
 pub mod model;
 pub mod pages;
 pub mod passwords;

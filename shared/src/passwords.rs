@@ -33,29 +33,80 @@ fn dummy_hash() -> &'static str {
     DUMMY.get_or_init(|| hash_password("not a real password"))
 }
 
-/// Checks `password` against `phc` (or, when there is no user, against a dummy hash with the same
-/// cost) on the blocking pool, at most one check per core at a time: each takes 19 MiB and tens
-/// of milliseconds of CPU, and must neither stall other requests nor pile up memory.
-pub async fn check_password(password: &str, phc: Option<&str>) -> bool {
+/// Runs an argon2 job on the blocking pool, at most one per core at a time: each takes 19 MiB and
+/// tens of milliseconds of CPU, and must neither stall other requests nor pile up memory. `None`
+/// when the pool is gone (the runtime is shutting down).
+async fn off_the_workers<T: Send + 'static>(job: impl FnOnce() -> T + Send + 'static) -> Option<T> {
     static SLOTS: OnceLock<Semaphore> = OnceLock::new();
     let slots = SLOTS.get_or_init(|| Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())));
-    let Ok(_slot) = slots.acquire().await else {
-        return false;
-    };
+    let _slot = slots.acquire().await.ok()?;
+    tokio::task::spawn_blocking(job).await.ok()
+}
+
+/// Checks `password` against `phc` (or, when there is no user, against a dummy hash with the same
+/// cost), off the async workers (`off_the_workers`).
+pub async fn check_password(password: &str, phc: Option<&str>) -> bool {
     let (password, real) = (password.to_owned(), phc.map(str::to_owned));
-    let checked = tokio::task::spawn_blocking(move || match real {
+    off_the_workers(move || match real {
         Some(phc) => verify_password(&password, &phc),
         None => {
             let _ = verify_password(&password, dummy_hash());
             false
         }
-    });
-    checked.await.unwrap_or(false)
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// `hash_password` off the async workers (`off_the_workers`); `None` if the runtime is going away.
+pub async fn hash_password_off_workers(password: &str) -> Option<String> {
+    let password = password.to_owned();
+    off_the_workers(move || hash_password(&password)).await
+}
+
+/// The shortest and longest password the default policy takes, in characters.
+pub const MIN_LENGTH: usize = 8;
+pub const MAX_LENGTH: usize = 255;
+
+/// The default password policy, after PingOne's "Standard" policy (PING-MGMT §8: cleartext values
+/// are checked against the policy) kept simple: 8 to 255 characters, an upper-case letter, a
+/// lower-case letter and a digit, not only white space. Each unmet rule as one English sentence;
+/// empty when the password passes. The sign-on flow's `password.reset` and the management API's
+/// password set both judge by it.
+pub fn policy_failures(password: &str) -> Vec<String> {
+    let length = password.chars().count();
+    let has = |test: fn(char) -> bool| password.chars().any(test);
+    let mut failures = Vec::new();
+    if !(MIN_LENGTH..=MAX_LENGTH).contains(&length) {
+        failures.push(format!("The password must be {MIN_LENGTH} to {MAX_LENGTH} characters long."));
+    }
+    if !has(char::is_uppercase) {
+        failures.push("The password must contain an upper-case letter.".to_owned());
+    }
+    if !has(char::is_lowercase) {
+        failures.push("The password must contain a lower-case letter.".to_owned());
+    }
+    if !has(|c| c.is_ascii_digit()) {
+        failures.push("The password must contain a digit (0-9).".to_owned());
+    }
+    if password.chars().all(char::is_whitespace) {
+        failures.push("The password must not be only white space.".to_owned());
+    }
+    failures
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_policy_names_each_unmet_rule() {
+        assert!(policy_failures("Device-Pass1").is_empty());
+        assert_eq!(policy_failures("short1A").len(), 1);
+        assert_eq!(policy_failures("alllowercase").len(), 2, "no upper case, no digit");
+        assert_eq!(policy_failures("        ").len(), 4);
+        assert!(policy_failures(&format!("Aa1{}", "x".repeat(253)))[0].contains("8 to 255"));
+    }
 
     /// The check runs off the async worker: on a one-thread runtime another task keeps running
     /// while argon2 works.
@@ -88,5 +139,42 @@ mod tests {
         assert!(verify_password("demo-password", &phc));
         assert!(!verify_password("demo-passwore", &phc));
         assert!(!verify_password("demo-password", "garbage"));
+    }
+
+    #[test]
+    fn the_policy_names_every_unmet_rule() {
+        assert!(policy_failures("Tr0ub4dor").is_empty());
+        assert!(policy_failures("Ab1 defg").is_empty(), "spaces inside are fine");
+        assert!(policy_failures("Ñandú2024").is_empty(), "letters of any script");
+        assert_eq!(policy_failures("Ab1defg"), ["The password must be 8 to 255 characters long."]);
+        assert!(policy_failures(&format!("Ab1{}", "x".repeat(252))).is_empty(), "255 characters");
+        assert_eq!(
+            policy_failures(&format!("Ab1{}", "x".repeat(253))),
+            ["The password must be 8 to 255 characters long."]
+        );
+        assert_eq!(
+            policy_failures(&"é".repeat(8)).len(),
+            2,
+            "characters, not bytes: only the upper case and digit miss"
+        );
+        assert_eq!(policy_failures("abcdefg1"), ["The password must contain an upper-case letter."]);
+        assert_eq!(policy_failures("ABCDEFG1"), ["The password must contain a lower-case letter."]);
+        assert_eq!(policy_failures("Abcdefgh"), ["The password must contain a digit (0-9)."]);
+        assert_eq!(
+            policy_failures("        "),
+            [
+                "The password must contain an upper-case letter.",
+                "The password must contain a lower-case letter.",
+                "The password must contain a digit (0-9).",
+                "The password must not be only white space.",
+            ]
+        );
+        assert_eq!(policy_failures("").len(), 5, "short, and every kind of character missing");
+    }
+
+    #[tokio::test]
+    async fn hashes_made_off_the_workers_verify() {
+        let phc = hash_password_off_workers("Tr0ub4dor").await.unwrap();
+        assert!(check_password("Tr0ub4dor", Some(&phc)).await);
     }
 }

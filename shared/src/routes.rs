@@ -12,6 +12,7 @@ pub use crate::context::{Context, PathParams};
 use crate::endpoints;
 use crate::error::{ErrorResponse, FlowError, OAuthError};
 use crate::http::{Request, Response};
+use crate::management::{self, Family};
 
 /// One endpoint handler; each is one Lambda function.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -33,6 +34,11 @@ pub enum Endpoint {
     Introspect,
     Revoke,
     Signoff,
+    /// The management API, one function per resource family.
+    Environments,
+    Applications,
+    Populations,
+    Users,
 }
 
 impl Endpoint {
@@ -56,6 +62,10 @@ impl Endpoint {
             Endpoint::Introspect => "introspect",
             Endpoint::Revoke => "revoke",
             Endpoint::Signoff => "signoff",
+            Endpoint::Environments => "environments",
+            Endpoint::Applications => "applications",
+            Endpoint::Populations => "populations",
+            Endpoint::Users => "users",
         }
     }
 
@@ -72,12 +82,27 @@ impl Endpoint {
                 | Endpoint::Userinfo
                 | Endpoint::Introspect
                 | Endpoint::Revoke
+                | Endpoint::Environments
+                | Endpoint::Applications
+                | Endpoint::Populations
+                | Endpoint::Users
         )
+    }
+
+    /// The management resource family the endpoint serves, if it is one.
+    pub fn management_family(self) -> Option<Family> {
+        match self {
+            Endpoint::Environments => Some(Family::Environments),
+            Endpoint::Applications => Some(Family::Applications),
+            Endpoint::Populations => Some(Family::Populations),
+            Endpoint::Users => Some(Family::Users),
+            _ => None,
+        }
     }
 
     /// Whether the endpoint answers in PingOne's error shape (the flow API) rather than OAuth's.
     pub fn speaks_pingone_errors(self) -> bool {
-        matches!(self, Endpoint::Flow | Endpoint::DeviceStart)
+        matches!(self, Endpoint::Flow | Endpoint::DeviceStart) || self.management_family().is_some()
     }
 }
 
@@ -127,7 +152,7 @@ const fn route(verb: Verb, path: &'static str, endpoint: Endpoint, dialect: Dial
 
 use Dialect::{PingFederate as PF, PingOne as P1};
 use Endpoint::*;
-use Verb::{Get, Post};
+use Verb::{Delete, Get, Patch, Post, Put};
 
 pub static ROUTES: &[Route] = &[
     route(Post, "/{envId}/as/device_authorization", DeviceAuthorization, P1),
@@ -169,6 +194,38 @@ pub static ROUTES: &[Route] = &[
     route(Post, "/as/introspect.oauth2", Introspect, PF),
     route(Post, "/as/revoke_token.oauth2", Revoke, PF),
     route(Get, "/idp/init_logout.openid", Signoff, PF),
+    // The PingOne management API (PING-MGMT).
+    route(Get, "/v1/environments", Environments, P1),
+    route(Post, "/v1/environments", Environments, P1),
+    route(Get, "/v1/environments/{envId}", Environments, P1),
+    route(Get, "/v1/roles", Environments, P1),
+    route(Get, "/v1/environments/{envId}/applications", Applications, P1),
+    route(Post, "/v1/environments/{envId}/applications", Applications, P1),
+    route(Get, "/v1/environments/{envId}/applications/{appId}", Applications, P1),
+    route(Put, "/v1/environments/{envId}/applications/{appId}", Applications, P1),
+    route(Delete, "/v1/environments/{envId}/applications/{appId}", Applications, P1),
+    route(Get, "/v1/environments/{envId}/applications/{appId}/secret", Applications, P1),
+    route(Post, "/v1/environments/{envId}/applications/{appId}/secret", Applications, P1),
+    route(Delete, "/v1/environments/{envId}/applications/{appId}/secret", Applications, P1),
+    route(Get, "/v1/environments/{envId}/applications/{appId}/roleAssignments", Applications, P1),
+    route(Post, "/v1/environments/{envId}/applications/{appId}/roleAssignments", Applications, P1),
+    route(Get, "/v1/environments/{envId}/applications/{appId}/roleAssignments/{roleAssignmentId}", Applications, P1),
+    route(Delete, "/v1/environments/{envId}/applications/{appId}/roleAssignments/{roleAssignmentId}", Applications, P1),
+    route(Get, "/v1/environments/{envId}/populations", Populations, P1),
+    route(Post, "/v1/environments/{envId}/populations", Populations, P1),
+    route(Get, "/v1/environments/{envId}/populations/{populationId}", Populations, P1),
+    route(Put, "/v1/environments/{envId}/populations/{populationId}", Populations, P1),
+    route(Delete, "/v1/environments/{envId}/populations/{populationId}", Populations, P1),
+    route(Get, "/v1/environments/{envId}/users", Users, P1),
+    route(Post, "/v1/environments/{envId}/users", Users, P1),
+    route(Get, "/v1/environments/{envId}/users/{userId}", Users, P1),
+    route(Put, "/v1/environments/{envId}/users/{userId}", Users, P1),
+    route(Patch, "/v1/environments/{envId}/users/{userId}", Users, P1),
+    route(Delete, "/v1/environments/{envId}/users/{userId}", Users, P1),
+    route(Get, "/v1/environments/{envId}/users/{userId}/enabled", Users, P1),
+    route(Put, "/v1/environments/{envId}/users/{userId}/enabled", Users, P1),
+    route(Get, "/v1/environments/{envId}/users/{userId}/password", Users, P1),
+    route(Put, "/v1/environments/{envId}/users/{userId}/password", Users, P1),
 ];
 
 fn match_path(pattern: &'static str, path: &str, default_env: &str) -> Option<PathParams> {
@@ -256,7 +313,7 @@ where
         Ok((route, _)) if only.is_some_and(|e| e != route.endpoint) => ("-", String::new(), not_found()),
         Ok((route, params)) => {
             let environment = params.environment_id.clone();
-            let ctx = Context { app, dialect: route.dialect, params };
+            let ctx = Context { app, dialect: route.dialect, pattern: route.path, params };
             let answer = crate::audit::with_correlation_id(correlation_id.clone(), handler(route.endpoint, &ctx, &req));
             (route.path, environment, answer.await)
         }
@@ -297,6 +354,10 @@ async fn handle(endpoint: Endpoint, ctx: &Context<'_>, req: &Request) -> Respons
         Introspect => endpoints::introspect::handle(ctx, req).await,
         Revoke => endpoints::revoke::handle(ctx, req).await,
         Signoff => endpoints::signoff::handle(ctx, req).await,
+        Environments => management::handle(Family::Environments, ctx, req).await,
+        Applications => management::handle(Family::Applications, ctx, req).await,
+        Populations => management::handle(Family::Populations, ctx, req).await,
+        Users => management::handle(Family::Users, ctx, req).await,
     }
 }
 

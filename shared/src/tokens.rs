@@ -240,6 +240,12 @@ pub struct AccessTokenClaims<'a> {
     /// The grant family the token hangs off (`d.`/`c.` + grant id), for revocation checks.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gid: Option<String>,
+    /// Environment and organization of a worker application's token: PingOne's platform-API
+    /// claims, which the management API requires (PING-MGMT §3.2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub env: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub org: Option<&'a str>,
 }
 
 /// OpenID Connect Core §2 ID token claims, with the profile/email claims the scopes grant.

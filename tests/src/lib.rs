@@ -4,6 +4,7 @@
 //! DynamoDB runs against a real DynamoDB-compatible server (moto) whose URL the test command
 //! exports as `DYNAMODB_ENDPOINT_URL`; each server gets its own fresh table.
 
+pub mod admin;
 pub mod budget;
 pub mod faults;
 

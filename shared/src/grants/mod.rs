@@ -83,6 +83,8 @@ pub fn issue_tokens(app: &App, issue: Issue<'_>) -> TokenResponse {
     let now = app.clock.now_s();
     let exp = now + i64::from(application.access_token_lifetime);
     let scope = scopes.join(" ");
+    // A worker's own token (client credentials) is a platform-API token too.
+    let worker = subject.is_none() && application.app_type == crate::model::AppType::Worker;
     let access = AccessTokenClaims {
         iss: &issuer,
         sub: subject.map_or(application.client_id.as_str(), |s| s.user_id.as_str()),
@@ -97,6 +99,8 @@ pub fn issue_tokens(app: &App, issue: Issue<'_>) -> TokenResponse {
         amr: subject.map(|_| ["pwd"]),
         acr: subject.map(|_| ACR_SINGLE_FACTOR),
         gid: family.map(|(kind, id)| format!("{}.{id}", refresh::kind_tag(kind))),
+        env: worker.then_some(application.environment_id.as_str()),
+        org: worker.then_some(crate::model::ORGANIZATION_ID),
     };
     let access_token = app.signer.sign(application.token_signing_alg, "at+jwt", &access);
     let granted = |s: &str| scopes.iter().any(|x| x == s);

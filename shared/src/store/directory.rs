@@ -81,6 +81,8 @@ pub enum Expect {
     Any,
 }
 
+// A change holds a few writes and lives for one request: boxing the record would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum Write {
     /// Stores the record (its `revision` as the caller set it).
@@ -125,14 +127,13 @@ impl Record {
 
     /// The unique names the record holds.
     pub fn names(&self) -> Vec<Name> {
-        let name = |environment_id: &str, kind, value: String| Name { environment_id: environment_id.to_owned(), kind, value };
+        let name =
+            |environment_id: &str, kind, value: String| Name { environment_id: environment_id.to_owned(), kind, value };
         match self {
             Record::Environment(e) => vec![name("", NameKind::EnvironmentName, e.name.to_lowercase())],
-            Record::Application(a) => a
-                .device_path_id
-                .iter()
-                .map(|p| name(&a.environment_id, NameKind::DevicePathId, p.clone()))
-                .collect(),
+            Record::Application(a) => {
+                a.device_path_id.iter().map(|p| name(&a.environment_id, NameKind::DevicePathId, p.clone())).collect()
+            }
             Record::Population(p) => vec![name(&p.environment_id, NameKind::PopulationName, p.name.to_lowercase())],
             Record::User(u) => vec![name(&u.environment_id, NameKind::Username, username_key(&u.username))],
         }
