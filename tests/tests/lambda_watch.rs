@@ -183,3 +183,98 @@ async fn pages_and_code_flow_through_the_lambda_functions() {
     .await;
     assert_eq!((status, info["preferred_username"].as_str()), (200, Some("demo")), "{info}");
 }
+
+/// Seed 004 through the management functions: the worker token, an application, a population, a
+/// user and its password, then the device flow for that user.
+#[tokio::test]
+async fn seed_004_through_the_lambda_functions() {
+    let http = client();
+    let b = base();
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let (status, token) = json_of(
+        http.post(format!("{b}/{ENV}/as/token"))
+            .basic_auth(shared::demo::ADMIN_APP_ID, Some(shared::demo::ADMIN_APP_SECRET))
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body("grant_type=client_credentials")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{token}");
+    let bearer = format!("Bearer {}", token["access_token"].as_str().unwrap());
+    let api = |method: reqwest::Method, path: String, media: &str, body: Value| {
+        http.request(method, format!("{b}/v1/environments/{ENV}{path}"))
+            .header(AUTHORIZATION, &bearer)
+            .header(CONTENT_TYPE, media)
+            .body(body.to_string())
+            .send()
+    };
+    let path_id = format!("watch-{}", &tag[..12]);
+    let app = json!({
+        "enabled": true, "name": format!("Device-App-{tag}"), "type": "CUSTOM_APP", "protocol": "OPENID_CONNECT",
+        "grantTypes": ["DEVICE_CODE"], "tokenEndpointAuthMethod": "NONE", "devicePathId": path_id
+    });
+    let (status, app) =
+        json_of(api(reqwest::Method::POST, "/applications".into(), "application/json", app).await.unwrap()).await;
+    assert_eq!(status, 201, "{app}");
+    let app_id = app["id"].as_str().unwrap().to_owned();
+    let population = json!({ "name": format!("Device-Users-{tag}") });
+    let (status, population) =
+        json_of(api(reqwest::Method::POST, "/populations".into(), "application/json", population).await.unwrap()).await;
+    assert_eq!(status, 201, "{population}");
+    let username = format!("watch-{tag}");
+    let user = json!({ "username": username, "email": format!("{tag}@example.com"), "population": { "id": population["id"] } });
+    let (status, user) =
+        json_of(api(reqwest::Method::POST, "/users".into(), "application/json", user).await.unwrap()).await;
+    assert_eq!(status, 201, "{user}");
+    let user_id = user["id"].as_str().unwrap().to_owned();
+    let password = json!({ "value": "Watch-Pass1", "forceChange": false });
+    let media = "application/vnd.pingidentity.password.set+json";
+    let (status, state) =
+        json_of(api(reqwest::Method::PUT, format!("/users/{user_id}/password"), media, password).await.unwrap()).await;
+    assert_eq!((status, state["status"].as_str()), (200, Some("OK")), "{state}");
+    let (status, grant) = json_of(
+        http.post(format!("{b}/{ENV}/as/device_authorization"))
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(format!("client_id={app_id}&scope=openid"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{grant}");
+    let browser = client();
+    let start = browser.get(format!("{b}/{ENV}/device/{path_id}")).send().await.unwrap();
+    assert_eq!(start.status(), 302);
+    let location = start.headers()["location"].to_str().unwrap().to_owned();
+    let flow = location.split("flowId=").nth(1).unwrap().split('&').next().unwrap().to_owned();
+    let credentials = json!({ "username": username, "password": "Watch-Pass1" });
+    let (_, login, _) = flow_action(&browser, &flow, "usernamePassword.check", credentials).await;
+    assert_eq!(login["status"], "DAG_USER_CODE_REQUIRED", "{login}");
+    let code = json!({ "userCode": grant["user_code"] });
+    let (_, verify, _) = flow_action(&browser, &flow, "deviceAuthGrant.userCode.verify", code).await;
+    assert_eq!(verify["status"], "DAG_CONSENT_REQUIRED", "{verify}");
+    let (_, consent, _) = flow_action(&browser, &flow, "deviceAuthGrant.consent", json!({ "accept": true })).await;
+    assert_eq!(consent["status"], "COMPLETED", "{consent}");
+    let poll = format!(
+        "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code&client_id={app_id}&device_code={}",
+        grant["device_code"].as_str().unwrap()
+    );
+    let (status, tokens) = json_of(
+        http.post(format!("{b}/{ENV}/as/token"))
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(poll)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+    let claims = tokens["access_token"].as_str().unwrap().split('.').nth(1).unwrap().to_owned();
+    let claims: Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, claims).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["sub"], user_id.as_str(), "the new user's id");
+}

@@ -131,3 +131,51 @@ async fn seed_004_runs_end_to_end_in_memory() {
 async fn seed_004_runs_end_to_end_on_dynamodb() {
     seed_004_runs_end_to_end(StoreKind::DynamoDb).await;
 }
+
+/// Every application the server starts with is readable through the API, and writing back what
+/// was read changes nothing a client sees: the demo apps keep their secrets and keep working.
+async fn known_applications_round_trip(kind: StoreKind) {
+    let s = TestServer::start(kind).await;
+    let token = s.admin_token().await;
+    let list = s.api(Method::GET, &format!("/environments/{ENV}/applications"), Some(&token), None).await;
+    assert_eq!(list.status, 200, "{list:?}");
+    let apps = list.json["_embedded"]["applications"].as_array().unwrap().clone();
+    assert_eq!(list.json["count"].as_u64(), Some(apps.len() as u64));
+    for id in [demo::DEVICE_APP_ID, demo::WEB_APP_ID, demo::ADMIN_APP_ID, POST_APP_ID, SPA_APP_ID, WORKER_APP_ID] {
+        assert!(apps.iter().any(|a| a["id"] == id), "{id} listed");
+    }
+    for app in &apps {
+        let id = app["id"].as_str().unwrap();
+        let path = format!("/environments/{ENV}/applications/{id}");
+        let read = s.api(Method::GET, &path, Some(&token), None).await;
+        assert_eq!(read.json, *app, "the list shows each app as GET does");
+        let written = s.api(Method::PUT, &path, Some(&token), Some(read.json.clone())).await;
+        assert_eq!(written.status, 200, "{id}: {written:?}");
+        let mut before = read.json.clone();
+        let mut after = written.json.clone();
+        for body in [&mut before, &mut after] {
+            body.as_object_mut().unwrap().remove("updatedAt");
+        }
+        assert_eq!(before, after, "{id}: a PUT of what GET shows changes nothing");
+    }
+    // Still working: the web app's secret, the device app's flow, the admin's own token.
+    let web = s.device_authorization(Dialect::PingOne, Auth::Basic(WEB_APP_ID, WEB_APP_SECRET), "openid").await;
+    assert_eq!(web.status, 200, "{web:?}");
+    let device = s.device_authorization(Dialect::PingOne, Auth::Public(DEVICE_APP_ID), "openid").await;
+    s.approve(&device.str("user_code"), true).await;
+    s.advance_s(5);
+    assert_eq!(s.poll(Dialect::PingOne, Auth::Public(DEVICE_APP_ID), &device.str("device_code")).await.status, 200);
+    let again = s.admin_token().await;
+    assert_eq!(s.api(Method::GET, &format!("/environments/{ENV}"), Some(&again), None).await.status, 200);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn known_applications_round_trip_in_memory() {
+    known_applications_round_trip(StoreKind::Memory).await;
+}
+
+#[tokio::test]
+async fn known_applications_round_trip_on_dynamodb() {
+    known_applications_round_trip(StoreKind::DynamoDb).await;
+}
