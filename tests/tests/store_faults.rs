@@ -1,5 +1,5 @@
 //! The fault matrix: every store request of every step of the device flow, the code flow and
-//! refresh meets each fault of `blackbox::faults::Fault` (throttling, timeout, 500, a write whose
+//! refresh, and of the management API's user steps, meets each fault of `blackbox::faults::Fault` (throttling, timeout, 500, a write whose
 //! answer is lost; persistent, or once so that the SDK's retry absorbs it) on DynamoDB. For each:
 //! the step answers in its endpoint's own error shape (503 `temporarily_unavailable` with
 //! `Retry-After` on OAuth routes, PingOne's error object with 503 on the flow API, a 503 page) or
@@ -28,11 +28,16 @@ enum Step {
     Resume,
     CodeToken,
     Refresh,
+    CreateUser,
+    SetPassword,
+    RenameUser,
+    DeleteUser,
 }
 
 const DEVICE_STEPS: [Step; 6] =
     [Step::DeviceAuthorization, Step::PendingPoll, Step::SignOn, Step::UserCode, Step::Consent, Step::Redemption];
 const CODE_STEPS: [Step; 5] = [Step::Authorize, Step::CodeSignOn, Step::Resume, Step::CodeToken, Step::Refresh];
+const MANAGEMENT_STEPS: [Step; 4] = [Step::CreateUser, Step::SetPassword, Step::RenameUser, Step::DeleteUser];
 
 #[derive(Clone, Copy, Debug)]
 struct Case {
@@ -95,7 +100,14 @@ fn assert_unavailable(step: Step, answer: &Answer, case: Case) {
         Step::DeviceAuthorization | Step::PendingPoll | Step::Redemption | Step::CodeToken | Step::Refresh => {
             assert_eq!(answer.json["error"], "temporarily_unavailable", "{case:?}: {answer:?}")
         }
-        Step::SignOn | Step::UserCode | Step::Consent | Step::CodeSignOn => {
+        Step::SignOn
+        | Step::UserCode
+        | Step::Consent
+        | Step::CodeSignOn
+        | Step::CreateUser
+        | Step::SetPassword
+        | Step::RenameUser
+        | Step::DeleteUser => {
             assert_eq!(answer.json["code"], "UNEXPECTED_ERROR", "{case:?}: {answer:?}");
             assert!(answer.json["id"].is_string(), "PingOne's error object: {answer:?}");
         }
@@ -261,6 +273,8 @@ where
                 let success = match step {
                     Step::PendingPoll => 400,
                     Step::Authorize | Step::Resume => 302,
+                    Step::CreateUser => 201,
+                    Step::DeleteUser => 204,
                     _ => 200,
                 };
                 if fault.persists() {
@@ -275,6 +289,77 @@ where
     rows
 }
 
+/// The users named `username` (the list filtered).
+async fn users_named(s: &TestServer, token: &str, username: &str) -> Vec<serde_json::Value> {
+    let filter = shared::http::encode_query_value(&format!("username eq \"{username}\""));
+    let path = format!("/environments/{ENV}/users?filter={filter}");
+    let list = s.api(reqwest::Method::GET, &path, Some(token), None).await;
+    assert_eq!(list.status, 200, "{list:?}");
+    list.json["_embedded"]["users"].as_array().unwrap().clone()
+}
+
+/// A management step as a client takes it: on a 5xx, once more. `settled` says whether an answer
+/// shows the change was made (by the retry, or by the first try after all).
+async fn management_step<F, Fut>(w: &mut Walk<'_>, step: Step, call: F, settled: impl Fn(&Answer) -> bool) -> Answer
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Answer>,
+{
+    let first = w.step(step, &call).await;
+    if settled(&first) {
+        return first;
+    }
+    assert!(first.status >= 500, "{:?}: {first:?}", w.case);
+    let again = call().await;
+    assert!(settled(&again), "{:?}: first {first:?}, retried {again:?}", w.case);
+    again
+}
+
+/// Seed 004's user steps and their undoing: create, set the password, rename, delete. Whatever
+/// the fault, the change is made once and whole: one user of the name, who signs on with the
+/// password, under the new name only, and is then gone with its name free.
+async fn management(w: &mut Walk<'_>) {
+    let s = w.s;
+    let token = s.admin_token().await;
+    let name = format!("fault-{}", uuid::Uuid::new_v4().simple());
+    let users = format!("/environments/{ENV}/users");
+    let body = json!({"username": name, "email": format!("{name}@example.com")});
+    let create = || s.api(reqwest::Method::POST, &users, Some(&token), Some(body.clone()));
+    // A retry of a create whose first try was applied meets its own username.
+    let created = management_step(w, Step::CreateUser, create, |a| {
+        a.status == 201 || (a.status == 400 && a.json["details"][0]["code"] == "UNIQUENESS_VIOLATION")
+    })
+    .await;
+    let found = users_named(s, &token, &name).await;
+    assert_eq!(found.len(), 1, "{:?}: one user of the name: {created:?}", w.case);
+    let id = found[0]["id"].as_str().unwrap().to_owned();
+
+    let password = format!("{users}/{id}/password");
+    let media = "application/vnd.pingidentity.password.set+json";
+    let set =
+        || s.api_as(reqwest::Method::PUT, &password, Some(&token), Some((media, json!({"value": "Fault-Pass1"}))));
+    management_step(w, Step::SetPassword, set, |a| a.status == 200).await;
+
+    let renamed = format!("{name}-2");
+    let user = format!("{users}/{id}");
+    let rename = || s.api(reqwest::Method::PATCH, &user, Some(&token), Some(json!({"username": renamed})));
+    management_step(w, Step::RenameUser, rename, |a| a.status == 200).await;
+    assert!(users_named(s, &token, &name).await.is_empty(), "{:?}: the old name is gone", w.case);
+    let flow = s.start_flow(None).await;
+    let credentials = json!({"username": renamed, "password": "Fault-Pass1"});
+    let signed = s.flow_action(&flow, "usernamePassword.check", credentials).await;
+    assert_eq!(signed.json["status"], "DAG_USER_CODE_REQUIRED", "{:?}: {signed:?}", w.case);
+
+    let delete = || s.api(reqwest::Method::DELETE, &user, Some(&token), None);
+    // A retry of a delete whose first try was applied finds nothing to delete.
+    management_step(w, Step::DeleteUser, delete, |a| a.status == 204 || a.status == 404).await;
+    assert_eq!(s.api(reqwest::Method::GET, &user, Some(&token), None).await.status, 404, "{:?}", w.case);
+    let again = s
+        .api(reqwest::Method::POST, &users, Some(&token), Some(json!({"username": renamed, "email": "x@example.com"})))
+        .await;
+    assert_eq!(again.status, 201, "{:?}: the name is free again: {again:?}", w.case);
+}
+
 fn print(rows: &[String]) {
     println!("| step | request | fault | first answer | after the client's retry |\n| --- | --- | --- | --- | --- |");
     for row in rows {
@@ -286,6 +371,16 @@ fn print(rows: &[String]) {
 async fn device_flow_survives_every_store_fault() {
     let rows = matrix(&DEVICE_STEPS, |mut w| async move {
         device_flow(&mut w).await;
+        w
+    })
+    .await;
+    print(&rows);
+}
+
+#[tokio::test]
+async fn management_changes_survive_every_store_fault() {
+    let rows = matrix(&MANAGEMENT_STEPS, |mut w| async move {
+        management(&mut w).await;
         w
     })
     .await;

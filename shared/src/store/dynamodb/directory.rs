@@ -66,12 +66,13 @@ fn expectation(expect: Expect) -> (Option<&'static str>, Option<(&'static str, A
 }
 
 impl DynamoStore {
-    fn directory_write(&self, write: &Write, all: &[Write]) -> StoreResult<TransactWriteItem> {
+    fn directory_write(&self, write: &Write, all: &[Write], token: &str) -> StoreResult<TransactWriteItem> {
         Ok(match write {
             Write::Put(record, expect) => {
                 let mut item = record_item_key(&record.key());
                 item.insert("data".into(), record_data(record)?);
                 item.insert("revision".into(), n(record.revision() as i64));
+                item.insert(OP_TOKEN.into(), s(token));
                 let (condition, value) = expectation(*expect);
                 let mut put = Put::builder().table_name(&self.table).set_item(Some(item));
                 put = put.set_condition_expression(condition.map(str::to_owned));
@@ -126,6 +127,23 @@ impl DynamoStore {
     }
 }
 
+impl DynamoStore {
+    /// Whether the change stamped with `token` was applied: its first put's item carries the
+    /// token (a transaction applies whole or not at all). A change without puts cannot tell.
+    async fn applied_before(&self, writes: &[Write], token: &str) -> bool {
+        let Some(key) = writes.iter().find_map(|w| match w {
+            Write::Put(record, _) => Some(record.key()),
+            _ => None,
+        }) else {
+            return false;
+        };
+        match self.get(record_item_key(&key)).await {
+            Ok(Some(item)) => item.get(OP_TOKEN).and_then(|v| v.as_s().ok()).is_some_and(|t| t == token),
+            _ => false,
+        }
+    }
+}
+
 #[async_trait]
 impl DirectoryStore for DynamoStore {
     async fn get_record(&self, key: &RecordKey) -> StoreResult<Option<Record>> {
@@ -168,19 +186,30 @@ impl DirectoryStore for DynamoStore {
         if writes.len() > MAX_WRITES {
             return Err(StoreError::Unavailable(format!("a change holds at most {MAX_WRITES} writes")));
         }
-        let items = writes.iter().map(|w| self.directory_write(w, writes)).collect::<StoreResult<Vec<_>>>()?;
-        match self.transact(items).await? {
-            Ok(()) => Ok(Applied::Applied),
-            Err(cancelled) => Ok(Applied::Conflict(cancelled.iter().position(Option::is_some).unwrap_or(0))),
+        let token = op_token();
+        let items = writes.iter().map(|w| self.directory_write(w, writes, &token)).collect::<StoreResult<Vec<_>>>()?;
+        match self.transact(items).await {
+            Ok(Ok(())) => Ok(Applied::Applied),
+            Ok(Err(cancelled)) => {
+                let conflict = cancelled.iter().position(Option::is_some).unwrap_or(0);
+                // A cancelled retry of our own applied transaction (its first answer lost).
+                if self.applied_before(writes, &token).await {
+                    return Ok(Applied::Applied);
+                }
+                Ok(Applied::Conflict(conflict))
+            }
+            // An unknown outcome (timeout, 5xx after the SDK's retries): settled by reading back.
+            Err(err) if self.applied_before(writes, &token).await => {
+                tracing::warn!(error = %err, "a directory change's answer was lost; reading it back showed it applied");
+                Ok(Applied::Applied)
+            }
+            Err(err) => Err(err),
         }
     }
 
     async fn find_user(&self, environment_id: &str, username: &str) -> StoreResult<Option<User>> {
-        let name = Name {
-            environment_id: environment_id.to_owned(),
-            kind: NameKind::Username,
-            value: username_key(username),
-        };
+        let name =
+            Name { environment_id: environment_id.to_owned(), kind: NameKind::Username, value: username_key(username) };
         let item = self.get(name_item_key(&name)).await?;
         item.as_ref().filter(|i| i.contains_key("data")).map(|item| get_json(item, "data")).transpose()
     }
