@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Error, Request as LambdaRequest, RequestExt, Response as LambdaResponse};
+use shared::context::Context;
 use shared::error::ErrorResponse;
 use shared::http::Request;
-use shared::context::Context;
 use shared::routes::{dispatch_to, Answer, Endpoint};
 use shared::{App, Settings};
 

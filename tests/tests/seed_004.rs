@@ -179,3 +179,45 @@ async fn known_applications_round_trip_in_memory() {
 async fn known_applications_round_trip_on_dynamodb() {
     known_applications_round_trip(StoreKind::DynamoDb).await;
 }
+
+/// `forceChange: true` through the management API: the user's next sign-on is PingOne's
+/// `MUST_CHANGE_PASSWORD`, and `password.reset` lets the device flow go on.
+async fn force_change_through_the_api(kind: StoreKind) {
+    let s = TestServer::start(kind).await;
+    let token = s.admin_token().await;
+    let (app_id, path_id, user_id) = configure(&s, &token, "force").await;
+    let path = format!("/environments/{ENV}/users/{user_id}/password");
+    let media = "application/vnd.pingidentity.password.set+json";
+    let set = s
+        .api_as(Method::PUT, &path, Some(&token), Some((media, json!({"value": "Device-Pass1", "forceChange": true}))))
+        .await;
+    assert_eq!((set.status, set.json["status"].as_str()), (200, Some("MUST_CHANGE_PASSWORD")), "{set:?}");
+    let state = s.api(Method::GET, &path, Some(&token), None).await;
+    assert_eq!(state.json["status"], "MUST_CHANGE_PASSWORD");
+
+    let grant = s.device_authorization(Dialect::PingOne, Auth::Public(&app_id), "openid").await;
+    let flow = s.start_flow(Some(&path_id)).await;
+    let credentials = json!({"username": "deviceuser-force", "password": "Device-Pass1"});
+    let login = s.flow_action(&flow, "usernamePassword.check", credentials).await;
+    assert_eq!(login.json["status"], "MUST_CHANGE_PASSWORD", "{login:?}");
+    assert!(login.json["_links"]["password.reset"]["href"].is_string(), "{login:?}");
+    let change = json!({"currentPassword": "Device-Pass1", "newPassword": "Device-Pass2"});
+    let changed = s.flow_action(&flow, "password.reset", change).await;
+    assert_eq!(changed.json["status"], "DAG_USER_CODE_REQUIRED", "{changed:?}");
+    let state = s.api(Method::GET, &path, Some(&token), None).await;
+    assert_eq!(state.json["status"], "OK", "changed: {state:?}");
+    let verify =
+        s.flow_action(&flow, "deviceAuthGrant.userCode.verify", json!({"userCode": grant.str("user_code")})).await;
+    assert_eq!(verify.json["status"], "DAG_CONSENT_REQUIRED", "{verify:?}");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn force_change_through_the_api_in_memory() {
+    force_change_through_the_api(StoreKind::Memory).await;
+}
+
+#[tokio::test]
+async fn force_change_through_the_api_on_dynamodb() {
+    force_change_through_the_api(StoreKind::DynamoDb).await;
+}

@@ -1,7 +1,7 @@
 //! `GET /{envId}/signon/style.css`: the pages' stylesheet.
 
-use crate::http::{Request, Response};
 use crate::context::Context;
+use crate::http::{Request, Response};
 
 pub async fn handle(_ctx: &Context<'_>, _req: &Request) -> Response {
     crate::pages::stylesheet()

@@ -7,6 +7,7 @@
 use http::{Method, StatusCode};
 
 use crate::browser::BrowserKey;
+use crate::context::Context;
 use crate::error::FlowError;
 use crate::flows::{flow_user, new_flow_id, Purpose, FLOW_LIFETIME_MS};
 use crate::grants::authorization_code::{
@@ -16,7 +17,6 @@ use crate::http::{redirect, Request, Response};
 use crate::model::User;
 use crate::pages::html::{page, secure};
 use crate::pages::text::EN;
-use crate::context::Context;
 use crate::sessions::Session;
 use crate::store::{AuthorizeRequest, FlowRecord};
 

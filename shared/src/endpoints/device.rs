@@ -4,11 +4,11 @@
 
 use crate::browser::BrowserKey;
 use crate::codes::UserCode;
+use crate::context::Context;
 use crate::error::{finish, FlowError};
 use crate::flows::start::device_flow;
 use crate::http::{redirect, Request, Response};
 use crate::pages::signon_path;
-use crate::context::Context;
 use crate::sessions::Session;
 
 pub async fn handle(ctx: &Context<'_>, req: &Request) -> Response {

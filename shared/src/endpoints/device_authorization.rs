@@ -7,12 +7,12 @@ use serde::Serialize;
 use crate::app::Dialect;
 use crate::client_auth::authenticate;
 use crate::codes::UserCode;
+use crate::context::Context;
 use crate::endpoints::oauth_form;
 use crate::error::{finish, OAuthError};
 use crate::grants::{device_code, requested_scopes};
 use crate::http::{encode_query_value, json, no_store, Request, Response};
 use crate::model::{Application, GrantType};
-use crate::context::Context;
 use crate::store::Requester;
 
 #[derive(Serialize)]

@@ -7,10 +7,10 @@ use http::StatusCode;
 use serde_json::json;
 
 use crate::app::Dialect;
+use crate::context::Context;
 use crate::endpoints::token::DEVICE_CODE_GRANT;
 use crate::grants::ACR_SINGLE_FACTOR;
 use crate::http::{json, Request, Response};
-use crate::context::Context;
 
 pub async fn handle(ctx: &Context<'_>, _req: &Request) -> Response {
     let app = ctx.app;

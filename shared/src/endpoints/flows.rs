@@ -7,10 +7,13 @@ use http::{Method, StatusCode};
 use serde_json::Value;
 
 use crate::browser::BrowserKey;
-use crate::error::{finish, FlowError};
-use crate::flows::{self, view, FlowAction, ACTION_AUTHORIZE_CONSENT, ACTION_CONSENT, ACTION_LOGIN, ACTION_USER_CODE};
-use crate::http::{json, no_store, Request, Response};
 use crate::context::Context;
+use crate::error::{finish, FlowError};
+use crate::flows::{
+    self, view, FlowAction, ACTION_AUTHORIZE_CONSENT, ACTION_CONSENT, ACTION_LOGIN, ACTION_PASSWORD_RESET,
+    ACTION_USER_CODE,
+};
+use crate::http::{json, no_store, Request, Response};
 
 pub async fn handle(ctx: &Context<'_>, req: &Request) -> Response {
     finish(respond(ctx, req).await)
@@ -66,6 +69,10 @@ pub fn parse_action(req: &Request) -> Result<FlowAction, FlowError> {
         a if a.eq_ignore_ascii_case(ACTION_LOGIN) => {
             Ok(FlowAction::UsernamePasswordCheck { username: text("username")?, password: text("password")? })
         }
+        a if a.eq_ignore_ascii_case(ACTION_PASSWORD_RESET) => Ok(FlowAction::PasswordReset {
+            current_password: text("currentPassword")?,
+            new_password: text("newPassword")?,
+        }),
         a if a.eq_ignore_ascii_case(ACTION_USER_CODE) => {
             Ok(FlowAction::UserCodeVerify { user_code: text("userCode")? })
         }

@@ -2,9 +2,9 @@
 
 use http::Method;
 
+use crate::context::Context;
 use crate::http::{Request, Response};
 use crate::pages::grants;
-use crate::context::Context;
 
 pub async fn handle(ctx: &Context<'_>, req: &Request) -> Response {
     if req.method == Method::POST {

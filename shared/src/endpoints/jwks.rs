@@ -3,8 +3,8 @@
 use http::header::{HeaderValue, CACHE_CONTROL};
 use http::StatusCode;
 
-use crate::http::{json, Request, Response};
 use crate::context::Context;
+use crate::http::{json, Request, Response};
 
 pub async fn handle(ctx: &Context<'_>, _req: &Request) -> Response {
     let mut response = json(StatusCode::OK, &ctx.app.signer.jwks());

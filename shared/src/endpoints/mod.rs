@@ -19,10 +19,10 @@ pub mod user_authorization;
 pub mod userinfo;
 
 use crate::client_auth::authenticate;
+use crate::context::Context;
 use crate::error::OAuthError;
 use crate::http::{Params, Request};
 use crate::model::Application;
-use crate::context::Context;
 
 /// The form body of an OAuth POST, or the `invalid_request` saying why it is not one.
 pub(crate) fn oauth_form(req: &Request) -> Result<Params, OAuthError> {

@@ -9,9 +9,9 @@ use qrcode::render::svg;
 use qrcode::{EcLevel, QrCode};
 
 use crate::codes::UserCode;
+use crate::context::Context;
 use crate::http::{encode_query_value, no_store, Request, Response};
 use crate::pages::html::secure;
-use crate::context::Context;
 
 pub async fn handle(ctx: &Context<'_>, req: &Request) -> Response {
     match svg_for(ctx, req) {

@@ -4,11 +4,11 @@
 
 use http::StatusCode;
 
+use crate::context::Context;
 use crate::flows::{self, FlowStatus, Opened};
 use crate::grants::authorization_code::{code_redirect, error_redirect, issue_code};
 use crate::http::{redirect, Request, Response};
 use crate::pages::Pages;
-use crate::context::Context;
 
 pub async fn handle(ctx: &Context<'_>, req: &Request) -> Response {
     let (app, env) = (ctx.app, ctx.environment_id());

@@ -6,11 +6,11 @@
 use http::StatusCode;
 
 use crate::audit::{Action, Status};
+use crate::context::Context;
 use crate::endpoints::client_and_token;
 use crate::error::{finish, OAuthError};
 use crate::grants::inspect::{inspect, Live};
 use crate::http::{no_store, Request, Response};
-use crate::context::Context;
 
 pub async fn handle(ctx: &Context<'_>, req: &Request) -> Response {
     finish(respond(ctx, req).await)

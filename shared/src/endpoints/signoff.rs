@@ -7,9 +7,9 @@ use http::header::{HeaderValue, SET_COOKIE};
 use http::StatusCode;
 
 use crate::audit::{Action, Status};
+use crate::context::Context;
 use crate::http::{encode_query_value, redirect, Request, Response};
 use crate::pages::Pages;
-use crate::context::Context;
 use crate::sessions::Session;
 
 /// PingOne's bound on `post_logout_redirect_uri` and `state` together.

@@ -2,8 +2,8 @@
 
 use http::Method;
 
-use crate::http::{Request, Response};
 use crate::context::Context;
+use crate::http::{Request, Response};
 
 pub async fn handle(ctx: &Context<'_>, req: &Request) -> Response {
     if req.method == Method::POST {

@@ -4,12 +4,12 @@ use http::StatusCode;
 
 use crate::client_auth::authenticate;
 use crate::codes::DeviceCode;
+use crate::context::Context;
 use crate::endpoints::oauth_form;
 use crate::error::{finish, OAuthError};
 use crate::grants::{authorization_code, client_credentials, device_code, refresh};
 use crate::http::{json, no_store, Request, Response};
 use crate::model::GrantType;
-use crate::context::Context;
 
 /// RFC 8628 §3.4.
 pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";

@@ -7,12 +7,12 @@ use http::{Method, StatusCode};
 
 use crate::browser::BrowserKey;
 use crate::codes::UserCode;
+use crate::context::Context;
 use crate::flows::start::device_flow;
 use crate::http::{no_store, Request, Response};
 use crate::pages::html::{page, secure};
 use crate::pages::signon_path;
 use crate::pages::text::EN;
-use crate::context::Context;
 use crate::sessions::Session;
 
 pub async fn handle(ctx: &Context<'_>, req: &Request) -> Response {

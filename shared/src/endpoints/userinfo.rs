@@ -5,9 +5,9 @@ use http::header::{HeaderValue, AUTHORIZATION, WWW_AUTHENTICATE};
 use http::{Method, StatusCode};
 use serde_json::json;
 
+use crate::context::Context;
 use crate::grants::inspect::{inspect, Live};
 use crate::http::{json, no_store, Request, Response};
-use crate::context::Context;
 
 /// RFC 6750 §3: the challenge, with an error when a token was presented.
 fn challenge(status: StatusCode, error: Option<(&str, &str)>) -> Response {

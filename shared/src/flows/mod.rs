@@ -13,6 +13,7 @@
 mod consent;
 pub mod flow_id;
 pub mod guard;
+mod password;
 mod sign_on;
 pub mod start;
 pub mod user_code;
@@ -34,6 +35,9 @@ pub use sign_on::flow_user;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FlowStatus {
     UsernamePasswordRequired,
+    /// The password was right, but the user must change it before anything else (an admin set
+    /// it with `forceChange: true`, PING-MGMT §8.1).
+    MustChangePassword,
     DagUserCodeRequired,
     DagConsentRequired,
     /// An authorization request waits for the person's consent.
@@ -46,6 +50,7 @@ impl FlowStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             FlowStatus::UsernamePasswordRequired => "USERNAME_PASSWORD_REQUIRED",
+            FlowStatus::MustChangePassword => "MUST_CHANGE_PASSWORD",
             FlowStatus::DagUserCodeRequired => "DAG_USER_CODE_REQUIRED",
             FlowStatus::DagConsentRequired => "DAG_CONSENT_REQUIRED",
             FlowStatus::ConsentRequired => "CONSENT_REQUIRED",
@@ -58,6 +63,7 @@ impl FlowStatus {
     pub fn action(self) -> Option<&'static str> {
         match self {
             FlowStatus::UsernamePasswordRequired => Some(ACTION_LOGIN),
+            FlowStatus::MustChangePassword => Some(ACTION_PASSWORD_RESET),
             FlowStatus::DagUserCodeRequired => Some(ACTION_USER_CODE),
             FlowStatus::DagConsentRequired => Some(ACTION_CONSENT),
             FlowStatus::ConsentRequired => Some(ACTION_AUTHORIZE_CONSENT),
@@ -67,13 +73,19 @@ impl FlowStatus {
 }
 
 pub const ACTION_LOGIN: &str = "usernamePassword.check";
+/// Change the password the flow found must be changed (`{"currentPassword", "newPassword"}`,
+/// PING-COMPAT §1.6).
+pub const ACTION_PASSWORD_RESET: &str = "password.reset";
 pub const ACTION_USER_CODE: &str = "deviceAuthGrant.userCode.verify";
 pub const ACTION_CONSENT: &str = "deviceAuthGrant.consent";
 /// Consent to an authorization request (`{"accept": bool}`, like the device consent).
 pub const ACTION_AUTHORIZE_CONSENT: &str = "consent";
 
-/// The status a flow's facts put it in (PingOne's order: login, code, consent).
+/// The status a flow's facts put it in (PingOne's order: login, password change, code, consent).
 pub fn status(flow: &FlowRecord) -> FlowStatus {
+    if flow.password_change_pending() {
+        return FlowStatus::MustChangePassword;
+    }
     if flow.consent.is_none() && flow.consented() {
         return FlowStatus::Completed;
     }
@@ -88,7 +100,6 @@ pub fn status(flow: &FlowRecord) -> FlowStatus {
 }
 
 /// What the person does next.
-#[derive(Debug)]
 pub enum FlowAction {
     UsernamePasswordCheck {
         username: String,
@@ -99,12 +110,36 @@ pub enum FlowAction {
     ResumeSession {
         session: Session,
     },
+    /// Change the password the sign-on found must be changed.
+    PasswordReset {
+        current_password: String,
+        new_password: String,
+    },
     UserCodeVerify {
         user_code: String,
     },
     Consent {
         accept: bool,
     },
+}
+
+/// Shows what an action is, never a password.
+impl std::fmt::Debug for FlowAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FlowAction::UsernamePasswordCheck { username, .. } => {
+                f.debug_struct("UsernamePasswordCheck").field("username", username).finish_non_exhaustive()
+            }
+            FlowAction::ResumeSession { session } => {
+                f.debug_struct("ResumeSession").field("sid", &session.sid).finish()
+            }
+            FlowAction::PasswordReset { .. } => f.debug_struct("PasswordReset").finish_non_exhaustive(),
+            FlowAction::UserCodeVerify { user_code } => {
+                f.debug_struct("UserCodeVerify").field("user_code", user_code).finish()
+            }
+            FlowAction::Consent { accept } => f.debug_struct("Consent").field("accept", accept).finish(),
+        }
+    }
 }
 
 /// The outcome of an action: the flow as it now stands, and a new session when one began.
@@ -201,6 +236,7 @@ async fn act(
     let audited = match &action {
         FlowAction::UsernamePasswordCheck { .. } => Some(Action::PasswordCheck),
         FlowAction::ResumeSession { .. } => None,
+        FlowAction::PasswordReset { .. } => Some(Action::PasswordReset),
         FlowAction::UserCodeVerify { .. } => Some(Action::UserCodeChecked),
         FlowAction::Consent { .. } if purpose == Purpose::Authorization => Some(Action::AuthorizationConsent),
         FlowAction::Consent { .. } => Some(Action::DeviceConsent),
@@ -210,6 +246,9 @@ async fn act(
             sign_on::with_password(app, started, &username, &password, ip).await
         }
         FlowAction::ResumeSession { session } => sign_on::with_session(app, started, session).await,
+        FlowAction::PasswordReset { current_password, new_password } => {
+            password::reset(app, started, &current_password, &new_password, ip).await
+        }
         FlowAction::UserCodeVerify { user_code } => user_code::verify(app, started, &user_code, ip).await,
         FlowAction::Consent { accept } => consent::decide(app, started, accept).await,
     }
@@ -237,7 +276,9 @@ fn audit_step(app: &App, started: &FlowRecord, action: Action, outcome: Result<&
             Some(detail) => format!("{}: {}", detail.code, detail.message),
             None => format!("{}: {}", e.code, e.message),
         },
-        (Ok(_), Some(true)) if action != Action::PasswordCheck && action != Action::UserCodeChecked => {
+        (Ok(_), Some(true))
+            if !matches!(action, Action::PasswordCheck | Action::PasswordReset | Action::UserCodeChecked) =>
+        {
             "Approved.".into()
         }
         (Ok(_), Some(false)) => "Denied.".into(),
@@ -323,6 +364,7 @@ mod tests {
             email: None,
             session_id: "s".into(),
             auth_time: 0,
+            must_change_password: false,
         };
         let device = FlowDevice {
             grant_id: "g".into(),
@@ -333,6 +375,9 @@ mod tests {
         };
         let mut f = flow();
         assert_eq!(status(&f), FlowStatus::UsernamePasswordRequired);
+        f.user = Some(FlowUser { must_change_password: true, ..user.clone() });
+        assert_eq!(status(&f), FlowStatus::MustChangePassword);
+        assert_eq!(FlowStatus::MustChangePassword.action(), Some("password.reset"));
         f.user = Some(user);
         assert_eq!(status(&f), FlowStatus::DagUserCodeRequired);
         f.device = Some(device);

@@ -38,24 +38,7 @@ pub(super) async fn with_password(
     let env = &started.environment_id;
     let user = app.store.find_user(env, username).await?;
     let now_s = now.div_euclid(1000);
-    let mut reserved = None;
-    for tier in TIERS {
-        let counters = guard::sign_on_counters(app, env, username, ip, now_s, tier);
-        match app.store.reserve(&counters.counters).await? {
-            Counted::Counted => {
-                reserved = Some(counters);
-                break;
-            }
-            Counted::Refused(refused) if tier == guard::Tier::Dirty => {
-                tracing::info!(environment = %env, "sign-on refused by the password limits");
-                return Err(guard::sign_on_refusal(&counters, &refused, now_s).into());
-            }
-            Counted::Refused(_) => {}
-        }
-    }
-    let Some(reserved) = reserved else {
-        return Err(FlowError::unavailable().into());
-    };
+    let reserved = reserve_attempt(app, env, username, ip, now_s).await?;
     let matches = check_password(password, user.as_ref().and_then(|u| u.password_hash.as_deref())).await;
     let user = match user {
         Some(u) if matches && u.enabled => u,
@@ -64,20 +47,55 @@ pub(super) async fn with_password(
             return Err(invalid_credentials().into());
         }
     };
-    // A new session id at every sign-on: no session fixation.
-    let session = Session {
+    let session = new_session(app, &user, now_s);
+    // A password an admin set with `forceChange`: the flow waits for the change, and the
+    // session begins only with it (`password::reset`).
+    let must_change = user.must_change_password;
+    let bound = bind_user(app, started, user, &session, must_change).await;
+    release_attempt(app, &reserved).await;
+    Ok(FlowStep { flow: bound?, session: (!must_change).then_some(session) })
+}
+
+/// Reserves a failure on the sign-on counters of `username` (its key: any case, known or not)
+/// from `ip`, in the clean tier, else the dirty one; the refusal when both are at their limits.
+/// Every password check (sign-on, and the current password of `password.reset`) pays this first.
+pub(super) async fn reserve_attempt(
+    app: &App,
+    env: &str,
+    username: &str,
+    ip: Option<IpAddr>,
+    now_s: i64,
+) -> Result<guard::Counters, Refusal> {
+    for tier in TIERS {
+        let counters = guard::sign_on_counters(app, env, username, ip, now_s, tier);
+        match app.store.reserve(&counters.counters).await? {
+            Counted::Counted => return Ok(counters),
+            Counted::Refused(refused) if tier == guard::Tier::Dirty => {
+                tracing::info!(environment = %env, "sign-on refused by the password limits");
+                return Err(guard::sign_on_refusal(&counters, &refused, now_s).into());
+            }
+            Counted::Refused(_) => {}
+        }
+    }
+    Err(FlowError::unavailable().into())
+}
+
+/// Takes a reservation back: the right password was no failure, whatever became of the flow.
+pub(super) async fn release_attempt(app: &App, reserved: &guard::Counters) {
+    if let Err(err) = app.store.release(&reserved.counters).await {
+        tracing::warn!(error = %err, "a sign-on reservation could not be taken back");
+    }
+}
+
+/// A new session of `user` from `now_s`: a new session id at every sign-on, so no fixation.
+pub(super) fn new_session(app: &App, user: &User, now_s: i64) -> Session {
+    Session {
         sid: uuid::Builder::from_random_bytes(crate::clock::random_bytes::<16>(&*app.random)).into_uuid().to_string(),
         sub: user.id.clone(),
         username: user.username.clone(),
         auth_time: now_s,
         exp: now_s + SESSION_LIFETIME_S,
-    };
-    let bound = bind_user(app, started, user, &session).await;
-    // The right password was no failure, whatever became of the flow.
-    if let Err(err) = app.store.release(&reserved.counters).await {
-        tracing::warn!(error = %err, "a sign-on reservation could not be taken back");
     }
-    Ok(FlowStep { flow: bound?, session: Some(session) })
 }
 
 /// Signs on with a live session: the user must still exist and be enabled, and the session must
@@ -90,7 +108,7 @@ pub(super) async fn with_session(app: &App, started: &FlowRecord, session: Sessi
     let Some(user) = user.filter(|u| u.enabled && u.id == session.sub) else {
         return Err(invalid_credentials().into());
     };
-    let flow = bind_user(app, started, user, &session).await?;
+    let flow = bind_user(app, started, user, &session, false).await?;
     Ok(FlowStep { flow, session: None })
 }
 
@@ -104,12 +122,19 @@ pub fn flow_user(user: User, session: &Session) -> FlowUser {
         email: user.email,
         session_id: session.sid.clone(),
         auth_time: session.auth_time,
+        must_change_password: false,
     }
 }
 
-async fn bind_user(app: &App, started: &FlowRecord, user: User, session: &Session) -> Result<FlowRecord, Refusal> {
+async fn bind_user(
+    app: &App,
+    started: &FlowRecord,
+    user: User,
+    session: &Session,
+    must_change_password: bool,
+) -> Result<FlowRecord, Refusal> {
     let now = app.clock.now_ms();
-    let flow_user = flow_user(user, session);
+    let flow_user = FlowUser { must_change_password, ..flow_user(user, session) };
     match app.store.sign_on_flow(started, &flow_user, now, now + FLOW_LIFETIME_MS).await? {
         FlowWrite::Written(flow) => Ok(flow),
         FlowWrite::Conflict(current) => {

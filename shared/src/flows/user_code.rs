@@ -105,5 +105,9 @@ pub(super) async fn attach(app: &App, started: &FlowRecord, entry: UserCodeEntry
 /// Whether a stored flow is in a state to take a code (else a refusal is about the state, not
 /// the limits).
 fn takes_codes(flow: &FlowRecord, now_ms: i64) -> bool {
-    flow.device.is_none() && flow.consent.is_none() && flow.authorize.is_none() && flow.expires_ms > now_ms
+    flow.device.is_none()
+        && flow.consent.is_none()
+        && flow.authorize.is_none()
+        && !flow.password_change_pending()
+        && flow.expires_ms > now_ms
 }

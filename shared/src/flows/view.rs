@@ -72,7 +72,8 @@ pub fn flow_json(app: &App, flow: &FlowRecord, application: Option<&Application>
         "createdAt": iso_ms(flow.created_ms),
         "expiresAt": iso_ms(flow.expires_ms),
     });
-    if let Some(user) = &flow.user {
+    // A session exists once the person is signed on; not while a password change is pending.
+    if let Some(user) = flow.user.as_ref().filter(|u| !u.must_change_password) {
         body["session"] = json!({ "id": user.session_id });
     }
     if let Some(request) = &flow.authorize {

@@ -245,7 +245,8 @@ impl Application {
         let Some((current, previous)) = self.secrets(hasher, now_ms) else {
             return false;
         };
-        let eq = |a: &str| aws_lc_rs::constant_time::verify_slices_are_equal(a.as_bytes(), presented.as_bytes()).is_ok();
+        let eq =
+            |a: &str| aws_lc_rs::constant_time::verify_slices_are_equal(a.as_bytes(), presented.as_bytes()).is_ok();
         // Both compared, so the time does not tell which matched.
         let current_ok = eq(&current);
         let previous_ok = previous.is_some_and(|(p, _)| eq(&p));

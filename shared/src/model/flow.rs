@@ -17,6 +17,11 @@ pub struct FlowUser {
     pub email: Option<String>,
     pub session_id: String,
     pub auth_time: i64,
+    /// The password was right but the user must change it first (PingOne's
+    /// `MUST_CHANGE_PASSWORD`, PING-COMPAT §1.6): nothing else proceeds, and no session exists
+    /// yet (`session_id` is a placeholder until `password.reset` draws the session).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub must_change_password: bool,
 }
 
 impl FlowUser {
@@ -75,9 +80,19 @@ impl FlowRecord {
     pub fn consented(&self) -> bool {
         match (self.consent, &self.authorize) {
             (Some(given), _) => given,
-            (None, Some(request)) => !request.ask_consent && self.user.is_some(),
+            (None, Some(request)) => !request.ask_consent && self.signed_on(),
             (None, None) => false,
         }
+    }
+
+    /// Whether a person is signed on and has no password change pending.
+    pub fn signed_on(&self) -> bool {
+        self.user.as_ref().is_some_and(|u| !u.must_change_password)
+    }
+
+    /// Whether the flow waits for its user to change their password (`MUST_CHANGE_PASSWORD`).
+    pub fn password_change_pending(&self) -> bool {
+        self.user.as_ref().is_some_and(|u| u.must_change_password)
     }
 
     /// A flow as it starts: no facts yet, alive for `lifetime_ms`.

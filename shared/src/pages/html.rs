@@ -104,11 +104,17 @@ pub fn request_facts(text: &Text, app_name: &str, requested_ms: i64, now_ms: i64
 }
 
 pub fn scope_list(text: &Text, scopes: &[String]) -> String {
-    if scopes.is_empty() {
+    let descriptions: Vec<String> = scopes.iter().map(|s| scope_description(s)).collect();
+    list(text.wants_access, "scopes", &descriptions)
+}
+
+/// `intro` and a bulleted list of `items` (class `class`); nothing when there are no items.
+pub fn list<S: AsRef<str>>(intro: &str, class: &str, items: &[S]) -> String {
+    if items.is_empty() {
         return String::new();
     }
-    let items: String = scopes.iter().map(|s| format!("<li>{}</li>", esc(&scope_description(s)))).collect();
-    format!("<p>{}</p><ul class=\"scopes\">{items}</ul>", esc(text.wants_access))
+    let items: String = items.iter().map(|s| format!("<li>{}</li>", esc(s.as_ref()))).collect();
+    format!("<p>{}</p><ul class=\"{}\">{items}</ul>", esc(intro), esc(class))
 }
 
 /// `192.0.2.x` for IPv4, the /48 for IPv6.

@@ -10,6 +10,7 @@
 
 pub mod grants;
 pub mod html;
+pub mod password;
 pub mod text;
 
 use http::header::{HeaderValue, LOCATION, SET_COOKIE};
@@ -149,6 +150,9 @@ pub async fn show(app: &App, env: &str, req: &Request) -> Response {
 
 /// The page a flow's state calls for.
 async fn render(pages: &Pages<'_>, flow: &FlowRecord, query: &Params) -> Response {
+    if flows::status(flow) == FlowStatus::MustChangePassword {
+        return password::change_page(pages, flow, None, StatusCode::OK);
+    }
     if let Some(request) = &flow.authorize {
         return authorize_page(pages, flow, request).await;
     }
@@ -315,6 +319,7 @@ pub async fn act(app: &App, env: &str, req: &Request) -> Response {
         let message = pages.text.form_expired;
         let response = match form.get("step") {
             Some("login") => login_page(&pages, &flow, "", Some(message), StatusCode::FORBIDDEN),
+            Some(password::STEP) => password::change_page(&pages, &flow, Some(message), StatusCode::FORBIDDEN),
             _ => code_page(
                 &pages,
                 &flow,
@@ -337,6 +342,12 @@ pub async fn act(app: &App, env: &str, req: &Request) -> Response {
             "login",
         ),
         Some("consent") => (FlowAction::Consent { accept: form.get("decision") == Some("allow") }, "consent"),
+        Some(password::STEP) => match password::action(&pages, &form) {
+            Ok(action) => (action, password::STEP),
+            Err(message) => {
+                return pages.finish(password::change_page(&pages, &flow, Some(message), StatusCode::BAD_REQUEST))
+            }
+        },
         _ => return pages.finish(pages.see_other(&pages.signon_url(&flow_id), None)),
     };
     let response = match flows::perform(app, env, &flow_id, &pages.browser, action, req.source_ip).await {
@@ -351,6 +362,7 @@ pub async fn act(app: &App, env: &str, req: &Request) -> Response {
                     login_page(&pages, &flow, form.get("username").unwrap_or_default(), Some(&message), e.status)
                 }
                 "consent" => pages.message_page(StatusCode::BAD_REQUEST, pages.text.expired_title, &message),
+                password::STEP => password::change_page(&pages, &flow, Some(&message), e.status),
                 _ => code_page(&pages, &flow, form.get("user_code").unwrap_or_default(), Some(&message), e.status),
             }
         }

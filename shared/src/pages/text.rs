@@ -49,6 +49,16 @@ pub struct Text {
     pub too_many_codes: &'static str,
     pub signed_out_title: &'static str,
     pub signed_out_body: &'static str,
+    pub change_password_title: &'static str,
+    pub change_password_intro: &'static str,
+    pub current_password_label: &'static str,
+    pub new_password_label: &'static str,
+    pub confirm_password_label: &'static str,
+    pub change_password_button: &'static str,
+    /// The default password policy (`passwords::policy_failures`) as a list.
+    pub password_rules_intro: &'static str,
+    pub password_rules: &'static [&'static str],
+    pub passwords_differ: &'static str,
 }
 
 pub const EN: Text = Text {
@@ -100,6 +110,21 @@ pub const EN: Text = Text {
     too_many_codes: "Too many incorrect codes were entered. Wait a few minutes, then try again.",
     signed_out_title: "Signed out",
     signed_out_body: "You are signed out. You can close this page.",
+    change_password_title: "Change your password",
+    change_password_intro: "Your password has to be changed before you can continue.",
+    current_password_label: "Current password",
+    new_password_label: "New password",
+    confirm_password_label: "Confirm new password",
+    change_password_button: "Change password",
+    password_rules_intro: "The new password needs:",
+    password_rules: &[
+        "8 to 255 characters",
+        "an upper-case letter",
+        "a lower-case letter",
+        "a digit (0-9)",
+        "to differ from the current password",
+    ],
+    passwords_differ: "The new passwords do not match. Type the same new password twice.",
 };
 
 impl Text {

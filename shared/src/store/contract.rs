@@ -7,13 +7,13 @@ use std::sync::Arc;
 use super::*;
 use crate::model::{Application, GrantType, User};
 
-const ISS: &str = "https://as";
+pub(super) const ISS: &str = "https://as";
 
-fn unique(prefix: &str) -> String {
+pub(super) fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::new_v4())
 }
 
-fn grant(env: &str, now_s: i64) -> (DeviceGrant, UserCodeEntry) {
+pub(super) fn grant(env: &str, now_s: i64) -> (DeviceGrant, UserCodeEntry) {
     let grant_id = unique("grant");
     let g = DeviceGrant {
         grant_id: grant_id.clone(),
@@ -44,7 +44,7 @@ fn grant(env: &str, now_s: i64) -> (DeviceGrant, UserCodeEntry) {
     (g, u)
 }
 
-fn subject() -> Subject {
+pub(super) fn subject() -> Subject {
     Subject {
         user_id: "u1".into(),
         username: "demo".into(),
@@ -56,11 +56,11 @@ fn subject() -> Subject {
     }
 }
 
-fn flow(env: &str, now_ms: i64) -> FlowRecord {
+pub(super) fn flow(env: &str, now_ms: i64) -> FlowRecord {
     FlowRecord::started(&unique("flow"), env, Some("client-a".into()), now_ms, 900_000)
 }
 
-fn flow_user() -> FlowUser {
+pub(super) fn flow_user() -> FlowUser {
     FlowUser {
         id: "u1".into(),
         username: "demo".into(),
@@ -69,10 +69,11 @@ fn flow_user() -> FlowUser {
         email: None,
         session_id: "s1".into(),
         auth_time: 1,
+        must_change_password: false,
     }
 }
 
-fn device_of(g: &DeviceGrant) -> FlowDevice {
+pub(super) fn device_of(g: &DeviceGrant) -> FlowDevice {
     FlowDevice {
         grant_id: g.grant_id.clone(),
         client_id: g.client_id.clone(),
@@ -96,6 +97,7 @@ pub async fn run_all(store: Arc<dyn Store>) {
     code_grants_and_families(&*store).await;
     sessions_and_revoked_tokens(&*store).await;
     device_authorization_counters(&*store).await;
+    super::password_change_contract::run_all(&*store).await;
     super::directory_contract::run_all(store).await;
 }
 

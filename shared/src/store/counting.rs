@@ -117,6 +117,10 @@ impl FlowStore for CountingStore {
         self.counter.add("decide_flow_device");
         self.inner.decide_flow_device(f, d, now, exp).await
     }
+    async fn change_password_flow(&self, id: &str, user: &FlowUser, now: i64, exp: i64) -> StoreResult<FlowWrite> {
+        self.counter.add("change_password_flow");
+        self.inner.change_password_flow(id, user, now, exp).await
+    }
 }
 
 #[async_trait]

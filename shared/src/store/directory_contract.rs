@@ -46,7 +46,10 @@ async fn unique_device_path_ids(store: &dyn Store) {
     let old = Record::Application(a.clone());
     a.device_path_id = Some("tv-2".into());
     a.revision = 1;
-    assert_eq!(store.apply(&Record::Application(a.clone()).replacing(Some(&old), Expect::Revision(0))).await.unwrap(), Applied::Applied);
+    assert_eq!(
+        store.apply(&Record::Application(a.clone()).replacing(Some(&old), Expect::Revision(0))).await.unwrap(),
+        Applied::Applied
+    );
     assert_eq!(create(store, Record::Application(b)).await, Applied::Applied);
     let apps = store.list_applications(&env).await.unwrap();
     assert_eq!(apps.len(), 2);
@@ -97,12 +100,18 @@ async fn users_by_username_and_id(store: &dyn Store) {
     let old = Record::User(u.clone());
     u.email = Some("new@example.com".into());
     u.revision = 1;
-    assert_eq!(store.apply(&Record::User(u.clone()).replacing(Some(&old), Expect::Revision(0))).await.unwrap(), Applied::Applied);
+    assert_eq!(
+        store.apply(&Record::User(u.clone()).replacing(Some(&old), Expect::Revision(0))).await.unwrap(),
+        Applied::Applied
+    );
     assert_eq!(store.find_user(&env, "device.user").await.unwrap().unwrap().email.as_deref(), Some("new@example.com"));
     let old = Record::User(u.clone());
     u.username = "renamed".into();
     u.revision = 2;
-    assert_eq!(store.apply(&Record::User(u.clone()).replacing(Some(&old), Expect::Revision(1))).await.unwrap(), Applied::Applied);
+    assert_eq!(
+        store.apply(&Record::User(u.clone()).replacing(Some(&old), Expect::Revision(1))).await.unwrap(),
+        Applied::Applied
+    );
     assert!(store.find_user(&env, "device.user").await.unwrap().is_none());
     assert_eq!(store.find_user(&env, "RENAMED").await.unwrap().unwrap().id, u.id);
     assert_eq!(
@@ -135,7 +144,11 @@ async fn environments_and_their_names(store: &dyn Store) {
     };
     assert_eq!(create(store, Record::Environment(env.clone())).await, Applied::Applied);
     let twin = Environment { id: unique("env"), name: name.to_uppercase(), ..env.clone() };
-    assert_eq!(create(store, Record::Environment(twin)).await, Applied::Conflict(1), "names unique in the organization");
+    assert_eq!(
+        create(store, Record::Environment(twin)).await,
+        Applied::Conflict(1),
+        "names unique in the organization"
+    );
     let all = store.list_records("", Kind::Environment).await.unwrap();
     assert!(all.iter().any(|r| matches!(r, Record::Environment(e) if e == &env)));
     let key = RecordKey::new(&env.id, Kind::Environment, &env.id);

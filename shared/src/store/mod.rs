@@ -12,16 +12,18 @@ pub mod directory;
 mod directory_contract;
 pub mod dynamodb;
 pub mod memory;
+mod password_change_contract;
+pub mod races;
 
 use async_trait::async_trait;
 
+pub use self::directory::{
+    Applied, DirectoryStore, Expect, Kind, Name, NameKind, Record, RecordKey, Write, MAX_WRITES,
+};
 pub use crate::model::flow::{FlowDevice, FlowRecord, FlowUser};
 pub use crate::model::grant::{
     AuthorizeRequest, CodeGrant, ConsentRecord, Decision, DeviceGrant, Family, GrantKind, Requester, Subject,
     UserCodeEntry,
-};
-pub use self::directory::{
-    Applied, DirectoryStore, Expect, Kind, Name, NameKind, Record, RecordKey, Write, MAX_WRITES,
 };
 use crate::model::User;
 
@@ -238,7 +240,9 @@ pub trait DeviceGrantStore: Send + Sync {
 pub trait FlowStore: Send + Sync {
     async fn get_flow(&self, flow_id: &str) -> StoreResult<Option<FlowRecord>>;
 
-    /// Binds `user` to the flow, creating it from `fresh` if it is not stored yet.
+    /// Binds `user` to the flow, creating it from `fresh` if it is not stored yet; a user with
+    /// `must_change_password` leaves the flow pending the change (`change_password_flow`), which
+    /// every other write of the flow waits for.
     /// Condition: not stored, or stored, unexpired and without a user.
     async fn sign_on_flow(
         &self,
@@ -250,7 +254,7 @@ pub trait FlowStore: Send + Sync {
 
     /// Records the device grant a verified user code led to, creating the flow from `fresh` if it
     /// is not stored yet (a code may be entered before signing on).
-    /// Condition: not stored, or stored, unexpired and without a device.
+    /// Condition: not stored, or stored, unexpired, without a device and no password change pending.
     async fn verify_flow_device(
         &self,
         fresh: &FlowRecord,
@@ -262,7 +266,8 @@ pub trait FlowStore: Send + Sync {
     /// Records consent on the flow and the decision on its grant, atomically; an approval is also
     /// remembered for the user and application (scopes added to what they granted before, the
     /// grant added to the families the consent covers).
-    /// Conditions: flow unexpired with a device and no consent yet; grant unexpired and undecided.
+    /// Conditions: flow unexpired with a device, no consent yet and no password change pending;
+    /// grant unexpired and undecided.
     async fn decide_flow_device(
         &self,
         flow: &FlowRecord,
@@ -270,6 +275,19 @@ pub trait FlowStore: Send + Sync {
         now_ms: i64,
         expires_ms: i64,
     ) -> StoreResult<ConsentWrite>;
+
+    /// Ends the flow's pending password change (PingOne's `MUST_CHANGE_PASSWORD`, once the new
+    /// password is stored): `user` (the person with the session that now begins) replaces the
+    /// pending one, the change no longer pending whatever `user` says, and the flow lives on to
+    /// `expires_ms`.
+    /// Condition: stored, unexpired, and its user pending the change.
+    async fn change_password_flow(
+        &self,
+        flow_id: &str,
+        user: &FlowUser,
+        now_ms: i64,
+        expires_ms: i64,
+    ) -> StoreResult<FlowWrite>;
 }
 
 /// Guessing and sign-on limits, and remembered consents.
@@ -313,7 +331,7 @@ pub trait CodeStore: Send + Sync {
     async fn create_flow(&self, flow: &FlowRecord) -> StoreResult<()>;
 
     /// Records the consent of an authorization flow (remembering an approval).
-    /// Condition: flow unexpired, signed on, no consent yet.
+    /// Condition: flow unexpired, signed on (no password change pending), no consent yet.
     async fn consent_flow(
         &self,
         flow: &FlowRecord,

@@ -35,7 +35,10 @@ impl CodeStore for DynamoStore {
             .table_name(&self.table)
             .set_key(Some(Self::key(flow_pk(&flow.flow_id), "FLOW")))
             .update_expression("SET consent = :consent, expires_ms = :exp, expires_at = :ttl")
-            .condition_expression("attribute_not_exists(consent) AND attribute_exists(flow_user) AND expires_ms > :now")
+            .condition_expression(
+                "attribute_not_exists(consent) AND attribute_exists(flow_user) \
+                 AND attribute_not_exists(password_change) AND expires_ms > :now",
+            )
             .expression_attribute_values(":consent", Av::Bool(approved))
             .expression_attribute_values(":exp", n(expires_ms))
             .expression_attribute_values(":ttl", n(expires_ms.div_euclid(1000) + 1))
@@ -64,8 +67,9 @@ impl CodeStore for DynamoStore {
                 "(consent = :yes AND attribute_not_exists(resumed_ms)) OR resumed_code = :code"
             } else {
                 // No consent step (`FlowRecord::consented`): signed on is enough.
-                "((consent = :yes OR (attribute_not_exists(consent) AND attribute_exists(flow_user))) \
-                 AND attribute_not_exists(resumed_ms)) OR resumed_code = :code"
+                "((consent = :yes OR (attribute_not_exists(consent) AND attribute_exists(flow_user) \
+                 AND attribute_not_exists(password_change))) AND attribute_not_exists(resumed_ms)) \
+                 OR resumed_code = :code"
             })
             .expression_attribute_values(":now", n(now_ms))
             .expression_attribute_values(":yes", Av::Bool(true))

@@ -123,9 +123,16 @@ impl FlowStore for DynamoStore {
     ) -> StoreResult<FlowWrite> {
         let (seed, mut values) = flow_seed(fresh);
         values.insert(":user".into(), json(user)?);
+        // The pending change as an attribute of its own, for the conditions of the other writes.
+        let pending = if user.must_change_password {
+            values.insert(":pending".into(), Av::Bool(true));
+            ", password_change = :pending"
+        } else {
+            ""
+        };
         self.upsert_flow(
             fresh,
-            format!("SET {seed}, flow_user = :user, expires_ms = :exp, expires_at = :ttl"),
+            format!("SET {seed}, flow_user = :user, expires_ms = :exp, expires_at = :ttl{pending}"),
             "attribute_not_exists(pk) OR (attribute_not_exists(flow_user) AND expires_ms > :now)",
             values,
             now_ms,
@@ -146,7 +153,8 @@ impl FlowStore for DynamoStore {
         self.upsert_flow(
             fresh,
             format!("SET {seed}, device = :device, expires_ms = :exp, expires_at = :ttl"),
-            "attribute_not_exists(pk) OR (attribute_not_exists(device) AND expires_ms > :now)",
+            "attribute_not_exists(pk) OR (attribute_not_exists(device) AND attribute_not_exists(password_change) \
+             AND expires_ms > :now)",
             values,
             now_ms,
             expires_ms,
@@ -168,7 +176,10 @@ impl FlowStore for DynamoStore {
             .table_name(&self.table)
             .set_key(Some(Self::key(flow_pk(&flow.flow_id), "FLOW")))
             .update_expression("SET consent = :consent, expires_ms = :exp, expires_at = :ttl")
-            .condition_expression("attribute_not_exists(consent) AND device = :device AND expires_ms > :now")
+            .condition_expression(
+                "attribute_not_exists(consent) AND device = :device AND attribute_not_exists(password_change) \
+                 AND expires_ms > :now",
+            )
             .expression_attribute_values(":consent", Av::Bool(decision.approved))
             .expression_attribute_values(":device", json(device)?)
             .expression_attribute_values(":exp", n(expires_ms))
@@ -200,6 +211,36 @@ impl FlowStore for DynamoStore {
             Err(cancelled) if cancelled.first().is_some_and(Option::is_some) => Ok(ConsentWrite::FlowConflict),
             Err(_) => Ok(ConsentWrite::GrantClosed),
         }
+    }
+
+    async fn change_password_flow(
+        &self,
+        flow_id: &str,
+        user: &FlowUser,
+        now_ms: i64,
+        expires_ms: i64,
+    ) -> StoreResult<FlowWrite> {
+        let user = FlowUser { must_change_password: false, ..user.clone() };
+        // Marked (`DynamoStore::marked`): a lost answer is settled by reading the flow back.
+        let token = op_token();
+        let key = Self::key(flow_pk(flow_id), "FLOW");
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key.clone()))
+            .update_expression(
+                "SET flow_user = :user, expires_ms = :exp, expires_at = :ttl, op_token = :op REMOVE password_change",
+            )
+            .condition_expression("(attribute_exists(password_change) AND expires_ms > :now) OR op_token = :op")
+            .expression_attribute_values(":user", json(&user)?)
+            .expression_attribute_values(":exp", n(expires_ms))
+            .expression_attribute_values(":ttl", n(expires_ms.div_euclid(1000) + 1))
+            .expression_attribute_values(":now", n(now_ms))
+            .expression_attribute_values(":op", s(&token))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(OnFail::AllOld);
+        flow_write(self.marked(update, key, &token).await?)
     }
 }
 

@@ -29,7 +29,7 @@ impl GuardStore for DynamoStore {
             ))
             .condition_expression(
                 "attribute_not_exists(pk) OR (attribute_not_exists(device) AND attribute_not_exists(consent) \
-                 AND attribute_not_exists(#authorize) AND expires_ms > :now \
+                 AND attribute_not_exists(#authorize) AND attribute_not_exists(password_change) AND expires_ms > :now \
                  AND (attribute_not_exists(code_failures) OR code_failures < :below))",
             )
             .set_expression_attribute_values(Some(values))

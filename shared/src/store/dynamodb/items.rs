@@ -117,6 +117,8 @@ pub(super) fn grant_item(g: &DeviceGrant) -> StoreResult<Item> {
     item.insert("requester".into(), json(&g.requester)?);
     if let Some(d) = &g.decision {
         item.insert("decision".into(), json(d)?);
+        // What `redeem_device_grant`'s condition reads (as `decide_flow_device` writes it).
+        item.insert("approved".into(), Av::Bool(d.approved));
     }
     if let Some(r) = g.redeemed_ms {
         item.insert("redeemed_ms".into(), n(r));
@@ -211,6 +213,10 @@ pub(super) fn flow_item(f: &FlowRecord) -> StoreResult<Item> {
     item.insert(TTL_ATTRIBUTE.into(), n(f.expires_ms.div_euclid(1000) + 1));
     if let Some(u) = &f.user {
         item.insert("flow_user".into(), json(u)?);
+        // A pending password change also stands on its own, for the conditions of flow writes.
+        if u.must_change_password {
+            item.insert("password_change".into(), Av::Bool(true));
+        }
     }
     if let Some(d) = &f.device {
         item.insert("device".into(), json(d)?);

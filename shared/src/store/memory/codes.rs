@@ -13,6 +13,7 @@ impl GuardStore for MemoryStore {
             f.device.is_some()
                 || f.consent.is_some()
                 || f.authorize.is_some()
+                || f.password_change_pending()
                 || f.expires_ms <= attempt.now_ms
                 || f.code_failures >= attempt.flow_below
         });
@@ -105,7 +106,7 @@ impl CodeStore for MemoryStore {
         let mut tables = self.lock();
         let current = tables.flows.get(&flow.flow_id).cloned();
         let stored = match current {
-            Some(f) if f.expires_ms > now_ms && f.user.is_some() && f.consent.is_none() => f,
+            Some(f) if f.expires_ms > now_ms && f.signed_on() && f.consent.is_none() => f,
             other => return Ok(FlowWrite::Conflict(other)),
         };
         let updated = FlowRecord { consent: Some(approved), expires_ms, ..stored };

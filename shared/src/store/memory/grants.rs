@@ -99,7 +99,7 @@ impl FlowStore for MemoryStore {
         expires_ms: i64,
     ) -> StoreResult<FlowWrite> {
         let verified = |f: FlowRecord| FlowRecord { device: Some(device.clone()), expires_ms, ..f };
-        Ok(self.upsert_flow(fresh, now_ms, |f| f.device.is_none(), verified))
+        Ok(self.upsert_flow(fresh, now_ms, |f| f.device.is_none() && !f.password_change_pending(), verified))
     }
 
     async fn decide_flow_device(
@@ -113,10 +113,12 @@ impl FlowStore for MemoryStore {
         let Some(device) = &flow.device else {
             return Ok(ConsentWrite::FlowConflict);
         };
-        let flow_ok = tables
-            .flows
-            .get(&flow.flow_id)
-            .is_some_and(|f| f.expires_ms > now_ms && f.consent.is_none() && f.device.as_ref() == Some(device));
+        let flow_ok = tables.flows.get(&flow.flow_id).is_some_and(|f| {
+            f.expires_ms > now_ms
+                && f.consent.is_none()
+                && f.device.as_ref() == Some(device)
+                && !f.password_change_pending()
+        });
         if !flow_ok {
             return Ok(ConsentWrite::FlowConflict);
         }
@@ -138,6 +140,24 @@ impl FlowStore for MemoryStore {
             tables.remember(&flow.environment_id, &decision.subject.user_id, &device.client_id, &device.scopes, family);
         }
         Ok(ConsentWrite::Written)
+    }
+
+    async fn change_password_flow(
+        &self,
+        flow_id: &str,
+        user: &FlowUser,
+        now_ms: i64,
+        expires_ms: i64,
+    ) -> StoreResult<FlowWrite> {
+        let mut tables = self.at(now_ms.div_euclid(1000));
+        let stored = match tables.flows.get(flow_id) {
+            Some(f) if f.expires_ms > now_ms && f.password_change_pending() => f.clone(),
+            other => return Ok(FlowWrite::Conflict(other.cloned())),
+        };
+        let user = FlowUser { must_change_password: false, ..user.clone() };
+        let changed = FlowRecord { user: Some(user), expires_ms, ..stored };
+        tables.put_flow(changed.clone());
+        Ok(FlowWrite::Written(changed))
     }
 }
 

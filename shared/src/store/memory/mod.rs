@@ -255,11 +255,8 @@ impl DirectoryStore for MemoryStore {
     }
 
     async fn find_user(&self, environment_id: &str, username: &str) -> StoreResult<Option<User>> {
-        let name = Name {
-            environment_id: environment_id.to_owned(),
-            kind: NameKind::Username,
-            value: username_key(username),
-        };
+        let name =
+            Name { environment_id: environment_id.to_owned(), kind: NameKind::Username, value: username_key(username) };
         let tables = self.lock();
         Ok(tables.names.get(&name).and_then(|id| tables.user(environment_id, id)))
     }
