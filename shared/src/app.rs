@@ -78,6 +78,14 @@ impl App {
         Ok(Self::new(settings, store, hasher, signer, Arc::new(SystemClock), Arc::new(OsRandom)))
     }
 
+    /// The claims of an access token this server signed that is unexpired by this app's clock
+    /// (`Signer::verify` checks expiry against the system time; tests run a manual clock).
+    pub fn verify_token(&self, token: &str) -> Option<serde_json::Value> {
+        let claims = self.signer.verify(token)?;
+        let live = claims.get("exp").and_then(serde_json::Value::as_i64).is_some_and(|exp| exp > self.clock.now_s());
+        live.then_some(claims)
+    }
+
     /// The issuer identifier (RFC 8414 §2) of an environment in a dialect.
     pub fn issuer(&self, dialect: Dialect, environment_id: &str) -> String {
         match dialect {
@@ -129,10 +137,10 @@ impl App {
         identifier: &str,
     ) -> StoreResult<Option<Application>> {
         let apps = self.applications(environment_id).await?;
-        Ok(apps
-            .iter()
-            .find(|a| a.enabled && (a.client_id == identifier || a.device_path_id.as_deref() == Some(identifier)))
-            .cloned())
+        // A client id first: a `devicePathId` never takes the place of an application's id.
+        let by_id = apps.iter().find(|a| a.client_id == identifier);
+        let found = by_id.or_else(|| apps.iter().find(|a| a.device_path_id.as_deref() == Some(identifier)));
+        Ok(found.filter(|a| a.enabled).cloned())
     }
 
     /// Forgets cached applications (after a management write in this instance).

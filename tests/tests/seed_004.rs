@@ -221,3 +221,35 @@ async fn force_change_through_the_api_in_memory() {
 async fn force_change_through_the_api_on_dynamodb() {
     force_change_through_the_api(StoreKind::DynamoDb).await;
 }
+
+/// Disabling a user revokes the tokens of every grant issued to it, also of a code flow without
+/// a consent step (its family is listed on a consent record without scopes).
+async fn a_disabled_user_loses_its_code_flow_tokens(kind: StoreKind) {
+    let s = TestServer::start(kind).await;
+    let token = s.admin_token().await;
+    let web = Auth::Basic(WEB_APP_ID, WEB_APP_SECRET);
+    let code = s.code_for(Dialect::PingOne, WEB_APP_ID, "openid offline_access").await;
+    let tokens = s.redeem(Dialect::PingOne, web, &code).await;
+    assert_eq!(tokens.status, 200, "{tokens:?}");
+    let refresh = tokens.str("refresh_token");
+    let enabled = format!("/environments/{ENV}/users/{}/enabled", demo::USER_ID);
+    let off = s.api(Method::PUT, &enabled, Some(&token), Some(json!({"enabled": false}))).await;
+    assert_eq!((off.status, off.json["enabled"].as_bool()), (200, Some(false)), "{off:?}");
+    let url = s.token_url(Dialect::PingOne);
+    let refreshed = s.post_form(&url, web, &[("grant_type", "refresh_token"), ("refresh_token", &refresh)]).await;
+    assert_eq!((refreshed.status, refreshed.json["error"].as_str()), (400, Some("invalid_grant")), "{refreshed:?}");
+    let introspect = s.url(&format!("/{ENV}/as/introspect"));
+    let access = s.post_form(&introspect, web, &[("token", &tokens.str("access_token"))]).await;
+    assert_eq!(access.json["active"], false, "the access token too: {access:?}");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_disabled_user_loses_its_code_flow_tokens_in_memory() {
+    a_disabled_user_loses_its_code_flow_tokens(StoreKind::Memory).await;
+}
+
+#[tokio::test]
+async fn a_disabled_user_loses_its_code_flow_tokens_on_dynamodb() {
+    a_disabled_user_loses_its_code_flow_tokens(StoreKind::DynamoDb).await;
+}

@@ -60,7 +60,7 @@ pub async fn inspect(app: &App, dialect: Dialect, environment_id: &str, token: &
             })
             .map(|family| Live::Refresh { family }));
     }
-    let Some(claims) = app.signer.verify(token) else {
+    let Some(claims) = app.verify_token(token) else {
         return Ok(None);
     };
     let ours = dialect == Dialect::PingOne || environment_id == app.settings.default_environment_id;

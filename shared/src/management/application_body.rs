@@ -90,8 +90,11 @@ pub fn application_from(
         }
     }
     app.app_type = app_type.unwrap_or_default();
-    app.grant_types = c.choices("grantTypes", GRANTS).unwrap_or_default();
-    if app.grant_types.is_empty() && body.has("type") {
+    let grant_types = c.choices("grantTypes", GRANTS);
+    // An unreadable list already has its detail; an absent or empty one is missing.
+    let grants_missing = grant_types.as_ref().map_or(!body.has("grantTypes"), Vec::is_empty);
+    app.grant_types = grant_types.unwrap_or_default();
+    if grants_missing && body.has("type") {
         c.fail("REQUIRED_VALUE", "grantTypes", "grantTypes must name at least one grant type.".into(), None);
     }
     c.choices("responseTypes", RESPONSE_TYPES);
@@ -114,7 +117,7 @@ pub fn application_from(
     if let Some(path) = &app.device_path_id {
         if !crate::model::valid_device_path_id(path) {
             let inner = json!({ "allowedPattern": "^[a-zA-Z0-9_-]{1,50}$" });
-            let message = "devicePathId must match ^[a-zA-Z0-9_-]{1,50}$ (and not be 'qr').".to_owned();
+            let message = "devicePathId must match ^[a-zA-Z0-9_-]{1,50}$ (and be neither 'qr' nor a UUID).".to_owned();
             c.fail("INVALID_VALUE", "devicePathId", message, Some(inner));
         }
     }

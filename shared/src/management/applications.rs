@@ -110,9 +110,21 @@ async fn create(ctx: &Context<'_>, req: &Request, actor: &Actor) -> ApiResult<Re
     Ok(hal::created(&application_json(ctx.app, &app)))
 }
 
+/// No actor changes or deletes a worker holding roles it could not have given (it could point
+/// the worker's credentials at itself): the escalation guard of the secret, for every write.
+fn guard_worker(actor: &Actor, target: &Application) -> ApiResult<()> {
+    if target.app_type == AppType::Worker && target.client_id != actor.client_id() && !actor.covers_all_of(target) {
+        return Err(ApiError::forbidden(
+            "The actor may not change a worker application holding roles it could not assign.",
+        ));
+    }
+    Ok(())
+}
+
 async fn replace(ctx: &Context<'_>, req: &Request, actor: &Actor) -> ApiResult<Response> {
     actor.require(Permission::WriteApplications, ctx.environment_id())?;
     let old = find(ctx).await?;
+    guard_worker(actor, &old)?;
     let body = Body::parse(req, &["application/json"])?;
     let mut app = application_from(&body, &old.environment_id, &old.client_id, Some(&old))?;
     if app.token_endpoint_auth_method.uses_secret() && app.client_secret.is_none() {
@@ -126,6 +138,7 @@ async fn replace(ctx: &Context<'_>, req: &Request, actor: &Actor) -> ApiResult<R
 async fn delete(ctx: &Context<'_>, actor: &Actor) -> ApiResult<Response> {
     actor.require(Permission::WriteApplications, ctx.environment_id())?;
     let old = find(ctx).await?;
+    guard_worker(actor, &old)?;
     apply(ctx, &Record::Application(old.clone()).deleting(), |_| ApiError::changed_meanwhile()).await?;
     ctx.app.invalidate_applications(&old.environment_id);
     audit(ctx, actor, Action::ApplicationDeleted, &old);

@@ -39,7 +39,10 @@ pub fn grants(role: Role, permission: Permission) -> bool {
         Role::OrganizationAdmin => matches!(permission, CreateEnvironment | ReadEnvironment),
         Role::EnvironmentAdmin => permission != CreateEnvironment,
         Role::IdentityDataAdmin => {
-            matches!(permission, ReadEnvironment | ReadPopulations | ReadUsers | WriteUsers | Passwords)
+            matches!(
+                permission,
+                ReadEnvironment | ReadPopulations | ReadUsers | WriteUsers | Passwords | ReadRoleAssignments
+            )
         }
         Role::ClientApplicationDeveloper => {
             matches!(permission, ReadEnvironment | ReadApplications | WriteApplications | Secrets | ReadRoleAssignments)
@@ -123,7 +126,7 @@ pub async fn actor(ctx: &Context<'_>, req: &Request) -> ApiResult<Actor> {
     };
     let refuse = || ApiError::unauthorized(true);
     let app = ctx.app;
-    let claims = app.signer.verify(token).ok_or_else(refuse)?;
+    let claims = app.verify_token(token).ok_or_else(refuse)?;
     let text = |name: &str| claims.get(name).and_then(Value::as_str);
     let (Some(env), Some(client_id), Some(jti)) = (text("env"), text("client_id"), text("jti")) else {
         return Err(refuse());

@@ -158,19 +158,20 @@ pub async fn handle(family: Family, ctx: &Context<'_>, req: &Request) -> Respons
     result.unwrap_or_else(ErrorResponse::into_response)
 }
 
-/// The handlers of each family's Lambda function.
+/// The handlers of each family's Lambda function: each calls its family alone, so a function
+/// links only its own family's code.
 pub async fn environments(ctx: &Context<'_>, req: &Request) -> Response {
-    handle(Family::Environments, ctx, req).await
+    environments::handle(ctx, req).await.unwrap_or_else(ErrorResponse::into_response)
 }
 
 pub async fn applications(ctx: &Context<'_>, req: &Request) -> Response {
-    handle(Family::Applications, ctx, req).await
+    applications::handle(ctx, req).await.unwrap_or_else(ErrorResponse::into_response)
 }
 
 pub async fn populations(ctx: &Context<'_>, req: &Request) -> Response {
-    handle(Family::Populations, ctx, req).await
+    populations::handle(ctx, req).await.unwrap_or_else(ErrorResponse::into_response)
 }
 
 pub async fn users(ctx: &Context<'_>, req: &Request) -> Response {
-    handle(Family::Users, ctx, req).await
+    users::handle(ctx, req).await.unwrap_or_else(ErrorResponse::into_response)
 }

@@ -226,8 +226,9 @@ fn valid_email(email: &str) -> bool {
 /// Reads the user properties of `body` onto `user`; `partial`: only those present (PATCH).
 async fn read_profile(ctx: &Context<'_>, body: &Body, user: &mut User, partial: bool, creating: bool) -> ApiResult<()> {
     let mut c = Check::new(body);
-    let required = !partial;
-    if let Some(username) = c.string("username", required, 128) {
+    // A PATCH changes only what it sends, but what it sends must be valid: not empty either.
+    let required = |name: &str| !partial || body.has(name);
+    if let Some(username) = c.string("username", required("username"), 128) {
         if valid_username(&username) {
             user.username = username;
         } else {
@@ -235,7 +236,7 @@ async fn read_profile(ctx: &Context<'_>, body: &Body, user: &mut User, partial: 
         }
     }
     if !partial || body.has("email") {
-        user.email = c.string("email", required, 254);
+        user.email = c.string("email", required("email"), 254);
         if user.email.as_deref().is_some_and(|e| !valid_email(e)) {
             c.fail("INVALID_VALUE", "email", "email must be an address like name@example.com.".into(), None);
         }

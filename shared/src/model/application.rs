@@ -276,7 +276,7 @@ impl Application {
         if let Some(path) = &self.device_path_id {
             if !valid_device_path_id(path) {
                 return Err(format!(
-                    "application {id}: devicePathId must match ^[a-zA-Z0-9_-]{{1,50}}$ and not be 'qr'"
+                    "application {id}: devicePathId must match ^[a-zA-Z0-9_-]{{1,50}}$, not be 'qr' nor a UUID"
                 ));
             }
         }
@@ -287,11 +287,13 @@ impl Application {
     }
 }
 
-/// PingOne's `devicePathId` pattern, `^[a-zA-Z0-9_-]{1,50}$`; `qr` is ours (`/device/qr`).
+/// PingOne's `devicePathId` pattern, `^[a-zA-Z0-9_-]{1,50}$`. Ours: not `qr` (`/device/qr`) and
+/// not shaped like a client id (a UUID), since `/device/{appIdentifier}` takes either.
 pub fn valid_device_path_id(path: &str) -> bool {
     (1..=50).contains(&path.len())
         && path.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
         && path != "qr"
+        && uuid::Uuid::try_parse(path).is_err()
 }
 
 #[cfg(test)]

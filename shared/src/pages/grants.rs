@@ -28,8 +28,9 @@ pub async fn show(app: &App, env: &str, req: &Request) -> Response {
         Ok(None) => return pages.finish(pages.message_page(StatusCode::UNAUTHORIZED, t.grants_title, t.not_signed_in)),
         Err(_) => return pages.finish(pages.unavailable()),
     };
-    let consents = match app.store.list_consents(env, &session.sub).await {
-        Ok(c) => c,
+    // Approvals the person gave (a record without scopes only lists token families).
+    let consents: Vec<_> = match app.store.list_consents(env, &session.sub).await {
+        Ok(c) => c.into_iter().filter(|c| !c.scopes.is_empty()).collect(),
         Err(_) => return pages.finish(pages.unavailable()),
     };
     let mut body = format!("<p>{}</p>", esc(t.grants_intro));

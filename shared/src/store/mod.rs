@@ -310,7 +310,9 @@ pub trait GuardStore: Send + Sync {
     /// Scopes the user has granted the application (empty if none).
     async fn find_consent(&self, environment_id: &str, user_id: &str, client_id: &str) -> StoreResult<Vec<String>>;
 
-    /// Every remembered consent of a user, by client id.
+    /// Every remembered consent of a user, by client id; also those with no scopes, which only
+    /// list the token families of flows without a consent step (so revoking all a user's
+    /// consents revokes every token issued to it).
     async fn list_consents(&self, environment_id: &str, user_id: &str) -> StoreResult<Vec<ConsentRecord>>;
 
     /// Forgets a remembered consent, and revokes every token family issued under it; the

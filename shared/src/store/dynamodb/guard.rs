@@ -114,7 +114,6 @@ impl GuardStore for DynamoStore {
             .map_err(unavailable)?;
         out.items()
             .iter()
-            .filter(|item| !string_set(item, "scopes").is_empty())
             .map(|item| {
                 Ok(ConsentRecord {
                     environment_id: environment_id.to_owned(),

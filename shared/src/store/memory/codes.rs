@@ -59,7 +59,7 @@ impl GuardStore for MemoryStore {
         let mut records: Vec<ConsentRecord> = tables
             .consents
             .iter()
-            .filter(|((env, user, _), (scopes, _))| env == environment_id && user == user_id && !scopes.is_empty())
+            .filter(|((env, user, _), _)| env == environment_id && user == user_id)
             .map(|((env, user, client), (scopes, _))| ConsentRecord {
                 environment_id: env.clone(),
                 user_id: user.clone(),
