@@ -3,6 +3,12 @@
 # the already built local server: once on the memory store and, when DYNAMODB_ENDPOINT_URL is set,
 # once more on DynamoDB (a fresh table). Fails when any check fails.
 #
+# Per store, two schemathesis runs against the same server: first the OAuth / OIDC / flow
+# endpoints (after walking a device flow in each dialect so they answer 200s too), then the
+# PingOne management API (/v1/...) with the demo admin worker's token. The management run comes
+# last because it creates, changes and deletes applications, users and populations, the demo
+# ones included.
+#
 #   infra/scripts/fuzz.sh                      # memory store only
 #   DYNAMODB_ENDPOINT_URL=http://127.0.0.1:PORT infra/scripts/fuzz.sh
 #
@@ -211,6 +217,123 @@ parameters = {{ "body.token" = {{ dictionary = "pf_tokens", probability = 0.5 }}
 EOF
 }
 
+# The management API's data: a token of the demo admin worker (client_credentials, HTTP Basic)
+# for the bearerAuth scheme, and the ids of the demo records offered to the operations that read
+# or change one. Deletions get no demo ids (what they delete the stateful phase creates first),
+# so the reads keep finding the demo records. The fuzzer also reuses ids it read in answers, its
+# own worker's among them: a hook sends every PUT and DELETE aimed at that worker (which could
+# delete it, change its auth method or take its roles, and so end the run's authentication) to an
+# application that does not exist instead.
+write_mgmt_config() {
+  cat >"$(dirname "$1")/hooks.py" <<'EOF'
+import schemathesis
+
+ADMIN = "00000000-0000-4000-8000-0000000000b1"
+NOWHERE = "00000000-0000-4000-8000-00000000dead"
+
+
+@schemathesis.hook
+def before_call(context, case, **kwargs):
+    if case.method.upper() in ("PUT", "DELETE") and (case.path_parameters or {}).get("appId") == ADMIN:
+        case.path_parameters["appId"] = NOWHERE
+EOF
+  "$py" - "$base_url" "$1" <<'EOF'
+import base64, json, os, sys, urllib.error, urllib.parse, urllib.request
+
+base, out = sys.argv[1], sys.argv[2]
+ENV = "00000000-0000-4000-8000-000000000001"
+ADMIN, ADMIN_SECRET = "00000000-0000-4000-8000-0000000000b1", "demo-admin-secret"
+APPS = ["00000000-0000-4000-8000-0000000000a1", "00000000-0000-4000-8000-0000000000d1"]
+USER, POPULATION = "00000000-0000-4000-8000-0000000000e1", "00000000-0000-4000-8000-0000000000c1"
+
+
+def call(path, data=None, headers=None):
+    request = urllib.request.Request(base + path, data=data, headers=headers or {})
+    try:
+        response = urllib.request.urlopen(request, timeout=10)
+    except urllib.error.HTTPError as err:
+        response = err
+    body = response.read()
+    if response.status != 200:
+        sys.exit(f"setup: {path} answered {response.status}: {body[:300]!r}")
+    return json.loads(body)
+
+
+basic = "Basic " + base64.b64encode(f"{ADMIN}:{ADMIN_SECRET}".encode()).decode()
+form = urllib.parse.urlencode({"grant_type": "client_credentials"}).encode()
+headers = {"Authorization": basic, "Content-Type": "application/x-www-form-urlencoded"}
+token = call(f"/{ENV}/as/token", form, headers)["access_token"]
+bearer = {"Authorization": f"Bearer {token}"}
+roles = call(f"/v1/environments/{ENV}/applications/{ADMIN}/roleAssignments", headers=bearer)
+role_ids = [r["id"] for r in roles["_embedded"]["roleAssignments"]]
+call(f"/v1/environments/{ENV}/users/{USER}", headers=bearer)
+call(f"/v1/environments/{ENV}/populations/{POPULATION}", headers=bearer)
+
+
+def toml(value):
+    return json.dumps(value)  # a JSON string is a TOML basic string
+
+
+# An operation's own parameters replace the global ones: each names the environment again. The
+# coverage phase takes no dictionary there, so the operations with a body (whose coverage cases
+# are many) get the demo environment pinned; the reads keep the dictionary (pinned, hypothesis
+# spends long looking for new inputs among the few left).
+env = '"path.envId" = { dictionary = "environments", probability = 0.8 }'
+pinned = f'"path.envId" = {toml(ENV)}'
+
+
+def operations(ids, env, **parameters):
+    values = ", ".join([env] + [f'"path.{name}" = {value}' for name, value in parameters.items()])
+    return f"""
+[[operations]]
+include-operation-id-regex = "^({'|'.join(ids)})$"
+parameters = {{ {values} }}
+"""
+
+
+def offer(dictionary):
+    return f'{{ dictionary = "{dictionary}", probability = 0.7 }}'
+
+
+with open(out, "w") as f:
+    f.write(f"""
+hooks = {toml(os.path.join(os.path.dirname(out), "hooks.py"))}
+
+[auth.openapi.bearerAuth]
+bearer = {toml(token)}
+
+[parameters]
+{env}
+
+[dictionaries.environments]
+values = {toml([ENV])}
+
+[dictionaries.apps]
+values = {toml(APPS + [ADMIN])}
+
+[dictionaries.other_apps]
+values = {toml(APPS)}
+
+[dictionaries.users]
+values = {toml([USER])}
+
+[dictionaries.populations]
+values = {toml([POPULATION])}
+
+[dictionaries.role_assignments]
+values = {toml(role_ids)}
+""")
+    f.write(operations(["readApplication", "readApplicationSecret", "listRoleAssignments"], env, appId=offer("apps")))
+    f.write(operations(["createRoleAssignment"], pinned, appId=offer("apps")))
+    f.write(operations(["replaceApplication", "rotateApplicationSecret"], pinned, appId=offer("other_apps")))
+    f.write(operations(["readRoleAssignment"], env, appId=toml(ADMIN), roleAssignmentId=offer("role_assignments")))
+    f.write(operations(["readUser", "readUserEnabled", "readUserPassword"], env, userId=offer("users")))
+    f.write(operations(["replaceUser", "updateUser", "setUserEnabled", "setUserPassword"], pinned, userId=offer("users")))
+    f.write(operations(["readPopulation"], env, populationId=offer("populations")))
+    f.write(operations(["replacePopulation"], pinned, populationId=offer("populations")))
+EOF
+}
+
 # What the server answered, per route ("METHOD route: status x count"), from its request log.
 summarize() {
   "$py" - "$1" <<'EOF'
@@ -228,22 +351,15 @@ for route in sorted(counts):
 EOF
 }
 
-failed=0
-run() {
-  local name=$1
+# One schemathesis run against the server at $base_url: fuzz CONFIG [filter options...]. Its
+# exit code is schemathesis's.
+fuzz() {
+  local config=$1
   shift
-  echo "== fuzzing on the $name store"
-  local started=$SECONDS
-  start_server "$name" "$@"
-  echo "   server at $base_url"
-  grep -m1 -E '^(created|using existing) table' "$work/server-$name.log" | sed 's/^/   /' || true
-  mkdir -p "$work/$name"
-  write_config "$work/$name/schemathesis.toml"
-  local rc=0
   # From the scratch directory: schemathesis and hypothesis keep their state in the working directory.
   (
-    cd "$work/$name"
-    "$venv/bin/schemathesis" --no-color --config-file "$work/$name/schemathesis.toml" run \
+    cd "$(dirname "$config")"
+    "$venv/bin/schemathesis" --no-color --config-file "$config" run \
       "$repo/infra/openapi.yaml" \
       --url "$base_url" \
       --checks not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance \
@@ -253,8 +369,37 @@ run() {
       --workers 2 \
       --generation-database none \
       --warnings off \
-      --request-timeout 15
-  ) || rc=$?
+      --request-timeout 15 \
+      "$@"
+  )
+}
+
+failed=0
+run() {
+  local name=$1
+  shift
+  echo "== fuzzing on the $name store"
+  local started=$SECONDS
+  start_server "$name" "$@"
+  echo "   server at $base_url"
+  grep -m1 -E '^(created|using existing) table' "$work/server-$name.log" | sed 's/^/   /' || true
+  mkdir -p "$work/$name/oauth" "$work/$name/management"
+  local rc=0 part_rc
+  echo "== $name store: OAuth, OpenID Connect and flow endpoints"
+  write_config "$work/$name/oauth/schemathesis.toml"
+  part_rc=0
+  fuzz "$work/$name/oauth/schemathesis.toml" --exclude-path-regex '^/v1/' || part_rc=$?
+  [ "$part_rc" -eq 0 ] || rc=$part_rc
+  local oauth_done=$SECONDS
+  echo "== $name store: OAuth endpoints done in $((oauth_done - started))s (exit $part_rc)"
+  echo "== $name store: management API, as the demo admin worker"
+  part_rc=0
+  write_mgmt_config "$work/$name/management/schemathesis.toml" || part_rc=$?
+  if [ "$part_rc" -eq 0 ]; then
+    fuzz "$work/$name/management/schemathesis.toml" --include-path-regex '^/v1/' || part_rc=$?
+  fi
+  [ "$part_rc" -eq 0 ] || rc=$part_rc
+  echo "== $name store: management API done in $((SECONDS - oauth_done))s (exit $part_rc)"
   stop_server
   summarize "$work/server-$name.log"
   if [ "$rc" -ne 0 ]; then

@@ -41,12 +41,13 @@ const ENV: &str = shared::config::DEFAULT_ENVIRONMENT_ID;
 const OTHER_ENV: &str = "11111111-2222-4333-8444-555555555555";
 const FORM: &str = "application/x-www-form-urlencoded";
 
+// Ids no demo record has (`...b1` is the demo admin worker).
 /// Authorization code client, PKCE optional.
-const PKCE_APP: &str = "00000000-0000-4000-8000-0000000000b1";
+const PKCE_APP: &str = "00000000-0000-4000-8000-0000000000a7";
 /// Authorization code client, PKCE S256 required.
-const S256_APP: &str = "00000000-0000-4000-8000-0000000000b2";
+const S256_APP: &str = "00000000-0000-4000-8000-0000000000a8";
 /// A `private_key_jwt` client: assertions are not verified yet, so it never authenticates.
-const JWT_APP: &str = "00000000-0000-4000-8000-0000000000b3";
+const JWT_APP: &str = "00000000-0000-4000-8000-0000000000a9";
 const REDIRECTS: [&str; 2] = ["https://app.example/cb", "https://app.example/cb?x=1"];
 const SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
 
@@ -867,9 +868,23 @@ fn verb_method(verb: Verb) -> Method {
     }
 }
 
-/// The route's path with its parameters filled in, and the parameters as decoded.
-fn fill(pattern: &str, env: &str, flow: &str, app_identifier: &str) -> String {
-    pattern.replace("{envId}", env).replace("{flowId}", flow).replace("{appIdentifier}", app_identifier)
+/// The route's path with `{envId}` as `env` and every other `{name}` as `value(name)`.
+fn fill(pattern: &str, env: &str, value: impl Fn(&str) -> String) -> String {
+    let mut path = String::new();
+    for segment in pattern.trim_start_matches('/').split('/') {
+        path.push('/');
+        match segment {
+            "{envId}" => path.push_str(env),
+            s if s.starts_with('{') && s.ends_with('}') => path.push_str(&value(&s[1..s.len() - 1])),
+            s => path.push_str(s),
+        }
+    }
+    path
+}
+
+/// The `{name}` parameters of a route's path other than `{envId}`.
+fn parameter_names(pattern: &str) -> Vec<&str> {
+    pattern.split('/').filter_map(|s| s.strip_prefix('{')?.strip_suffix('}')).filter(|name| *name != "envId").collect()
 }
 
 proptest! {
@@ -912,9 +927,16 @@ proptest! {
         index in 0..ROUTES.len(), (env, canonical) in uuid_text(),
         flow in any::<String>().prop_filter("non-empty", |s| !s.is_empty()),
         app_identifier in any::<String>().prop_filter("not empty, not qr", |s| !s.is_empty() && s != "qr"),
+        resource in any::<String>().prop_filter("non-empty", |s| !s.is_empty()),
     ) {
         let route = &ROUTES[index];
-        let path = fill(route.path, &env, &encode_segment(&flow), &encode_segment(&app_identifier));
+        // `{appId}`, `{userId}`, ... (the management API's) take `resource`.
+        let value = |name: &str| match name {
+            "flowId" => flow.clone(),
+            "appIdentifier" => app_identifier.clone(),
+            _ => resource.clone(),
+        };
+        let path = fill(route.path, &env, |name| encode_segment(&value(name)));
         let mut methods = vec![verb_method(route.verb)];
         if route.verb == Verb::Get {
             methods.push(Method::HEAD);
@@ -933,6 +955,11 @@ proptest! {
             prop_assert_eq!(params.flow_id(), route.path.contains("{flowId}").then_some(flow.as_str()));
             let expected_app = route.path.contains("{appIdentifier}").then_some(app_identifier.as_str());
             prop_assert_eq!(params.app_identifier(), expected_app);
+            for name in parameter_names(route.path) {
+                let expected = value(name);
+                prop_assert_eq!(params.get(name), Some(expected.as_str()), "{} in {}", name, path);
+            }
+            prop_assert_eq!(params.values.len(), parameter_names(route.path).len());
         }
     }
 
@@ -1232,7 +1259,9 @@ fn arb_request() -> impl Strategy<Value = Request> {
     ];
     let path = prop_oneof![
         (0..ROUTES.len(), uuid_text(), "[A-Za-z0-9_%-]{1,40}", prop_oneof![Just("tv".to_owned()), "[a-z%-]{1,8}"])
-            .prop_map(|(i, (env, _), f, a)| fill(ROUTES[i].path, &env, &f, &a)),
+            .prop_map(|(i, (env, _), flow, other)| {
+                fill(ROUTES[i].path, &env, |name| if name == "flowId" { flow.clone() } else { other.clone() })
+            }),
         arb_path(),
     ];
     let method = prop::sample::select(vec![Method::GET, Method::POST, Method::HEAD, Method::PUT]);
@@ -1289,5 +1318,7 @@ fn fixture_holds_the_clients_the_properties_use() {
     for id in [PKCE_APP, S256_APP, JWT_APP, demo::WEB_APP_ID, demo::DEVICE_APP_ID] {
         assert!(block_on(app().application(ENV, id)).unwrap().is_some(), "{id}");
     }
+    let admin = block_on(app().application(ENV, demo::ADMIN_APP_ID)).unwrap().expect("the demo admin worker");
+    assert!(admin.allows(GrantType::ClientCredentials), "no fixture overwrites the demo admin worker");
     assert_eq!(s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
 }

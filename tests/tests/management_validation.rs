@@ -72,6 +72,7 @@ fn application_cases() -> Vec<(&'static str, Option<&'static str>, Value)> {
         ("tokenEndpointAuthMethod", v, json!({"tokenEndpointAuthMethod": "SECRET"})),
         ("tokenEndpointAuthMethod", v, json!({"grantTypes": ["CLIENT_CREDENTIALS"]})),
         ("redirectUris", r, json!({"grantTypes": ["AUTHORIZATION_CODE"]})),
+        ("redirectUris", r, json!({"grantTypes": ["AUTHORIZATION_CODE"], "redirectUris": []})),
         ("redirectUris", v, json!({"redirectUris": ["not a uri"]})),
         ("redirectUris", v, json!({"redirectUris": ["/relative/cb"]})),
         ("redirectUris", v, json!({"redirectUris": ["https://app.example/cb#fragment"]})),

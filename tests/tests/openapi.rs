@@ -46,3 +46,63 @@ fn openapi_operations_equal_the_json_routes() {
     let extra: Vec<_> = described.difference(&routes).collect();
     assert!(missing.is_empty() && extra.is_empty(), "not in openapi.yaml: {missing:?}; not JSON routes: {extra:?}");
 }
+
+/// The management API (`/v1/...`): every operation takes the worker's bearer token
+/// (`bearerAuth`, and no other scheme), documents 401 and 503, answers its resources as
+/// `application/hal+json;charset=UTF-8` and its errors as `application/json;charset=UTF-8`
+/// (`management::hal`, `crate::http::json`); no other operation takes `bearerAuth`.
+#[test]
+fn management_operations_take_the_worker_token_and_answer_hal() {
+    let doc = openapi();
+    let scheme = &doc["components"]["securitySchemes"]["bearerAuth"];
+    assert_eq!((scheme["type"].as_str(), scheme["scheme"].as_str()), (Some("http"), Some("bearer")));
+    let resolve = |response: &Yaml| -> Yaml {
+        match response["$ref"].as_str() {
+            Some(r) => {
+                let name = r.strip_prefix("#/components/responses/").expect("a response $ref");
+                doc["components"]["responses"][name].clone()
+            }
+            None => response.clone(),
+        }
+    };
+    let mut management = 0;
+    for (path, item) in doc["paths"].as_hash().expect("paths") {
+        let path = path.as_str().unwrap_or_default();
+        for (method, operation) in item.as_hash().expect("a path item") {
+            let id = operation["operationId"].as_str().unwrap_or_default();
+            let schemes: Vec<&str> = operation["security"]
+                .as_vec()
+                .map(|list| {
+                    list.iter().filter_map(|s| s.as_hash()).flat_map(|h| h.keys()).filter_map(Yaml::as_str).collect()
+                })
+                .unwrap_or_default();
+            if !path.starts_with("/v1/") {
+                assert!(!schemes.contains(&"bearerAuth"), "{id}: bearerAuth is the management API's");
+                continue;
+            }
+            management += 1;
+            assert_eq!(schemes, ["bearerAuth"], "{method:?} {path}: the worker's token only");
+            let responses = operation["responses"].as_hash().expect("responses");
+            for status in ["401", "503"] {
+                assert!(responses.contains_key(&Yaml::String(status.into())), "{id}: documents {status}");
+            }
+            for (status, response) in responses {
+                let status = status.as_str().unwrap_or_default();
+                let content = resolve(response)["content"].clone();
+                let media: Vec<&str> =
+                    content.as_hash().map(|h| h.keys().filter_map(Yaml::as_str).collect()).unwrap_or_default();
+                let expected: &[&str] = match status {
+                    "204" => &[],
+                    s if s.starts_with('2') => &["application/hal+json;charset=UTF-8"],
+                    _ => &["application/json;charset=UTF-8"],
+                };
+                assert_eq!(media, expected, "{id} {status}");
+            }
+        }
+    }
+    assert_eq!(
+        management,
+        ROUTES.iter().filter(|r| r.endpoint.management_family().is_some()).count(),
+        "every management route"
+    );
+}

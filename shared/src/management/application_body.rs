@@ -105,7 +105,9 @@ pub fn application_from(
         c.fail("INVALID_VALUE", "tokenEndpointAuthMethod", message.into(), None);
     }
     app.redirect_uris = c.strings("redirectUris", 100, redirect_uri).unwrap_or_default();
-    if app.allows(GrantType::AuthorizationCode) && app.redirect_uris.is_empty() && !body.has("redirectUris") {
+    // Absent or `[]` (an invalid list has its own detail already).
+    let no_redirects = body.get("redirectUris").is_none_or(|v| v.as_array().is_some_and(Vec::is_empty));
+    if app.allows(GrantType::AuthorizationCode) && app.redirect_uris.is_empty() && no_redirects {
         let message = "AUTHORIZATION_CODE needs at least one redirect URI.";
         c.fail("REQUIRED_VALUE", "redirectUris", message.into(), None);
     }

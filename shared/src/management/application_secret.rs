@@ -171,6 +171,8 @@ pub fn scope_name(scope: ScopeType) -> &'static str {
 }
 
 async fn assign(ctx: &Context<'_>, req: &Request, actor: &Actor) -> ApiResult<Response> {
+    // Nothing about the target is told to an actor who may not even read role assignments here.
+    actor.require(Permission::ReadRoleAssignments, ctx.environment_id())?;
     let app = worker(ctx).await?;
     let body = Body::parse(req, &["application/json"])?;
     let mut check = Check::new(&body);

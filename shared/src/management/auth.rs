@@ -103,15 +103,22 @@ impl Actor {
     }
 }
 
-/// The bearer token of a request: `Some(Ok)`, `Some(Err)` when the header is not a bearer token,
-/// `None` when there is none.
-fn bearer(req: &Request) -> Option<Result<&str, ()>> {
+/// Why an `Authorization` header carries no bearer token.
+enum NotBearer {
+    OtherScheme,
+    Empty,
+}
+
+/// The bearer token of a request, `None` when there is no `Authorization` header.
+fn bearer(req: &Request) -> Option<Result<&str, NotBearer>> {
     let value = req.header(http::header::AUTHORIZATION)?;
     let mut parts = value.splitn(2, ' ');
-    let scheme = parts.next().unwrap_or_default();
+    if !parts.next().unwrap_or_default().eq_ignore_ascii_case("bearer") {
+        return Some(Err(NotBearer::OtherScheme));
+    }
     match parts.next().map(str::trim) {
-        Some(token) if scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() => Some(Ok(token)),
-        _ => Some(Err(())),
+        Some(token) if !token.is_empty() => Some(Ok(token)),
+        _ => Some(Err(NotBearer::Empty)),
     }
 }
 
@@ -120,8 +127,11 @@ fn bearer(req: &Request) -> Option<Result<&str, ()>> {
 /// (the worker's record, the token's revocation).
 pub async fn actor(ctx: &Context<'_>, req: &Request) -> ApiResult<Actor> {
     let token = match bearer(req) {
+        // RFC 6750 §3.1: no error code for a request without a bearer token (none, or another
+        // scheme such as Basic).
         None => return Err(ApiError::unauthorized(false)),
-        Some(Err(())) => return Err(ApiError::unauthorized(true)),
+        Some(Err(NotBearer::OtherScheme)) => return Err(ApiError::unauthorized(false)),
+        Some(Err(NotBearer::Empty)) => return Err(ApiError::unauthorized(true)),
         Some(Ok(token)) => token,
     };
     let refuse = || ApiError::unauthorized(true);

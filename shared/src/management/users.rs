@@ -375,7 +375,7 @@ fn password_body(body: &Body, target: &'static str) -> ApiResult<(String, bool)>
 async fn hash(password: String) -> ApiResult<String> {
     tokio::task::spawn_blocking(move || crate::passwords::hash_password(&password))
         .await
-        .map_err(|_| ApiError::changed_meanwhile())
+        .map_err(|_| crate::error::FlowError::unavailable().into())
 }
 
 async fn set_password(ctx: &Context<'_>, req: &Request, actor: &Actor, old: User) -> ApiResult<Response> {
