@@ -77,7 +77,8 @@ PY
   exec setsid env PATH="$tools/bin:$PATH" cargo lambda watch -A 127.0.0.1 -P "$watch_port" --ignore-changes \
     --env-var "STORE=dynamodb,TABLE_NAME=$watch_table,DYNAMODB_ENDPOINT_URL=$DYNAMODB_ENDPOINT_URL" \
     --env-var "SERVER_SECRET_ID=$watch_secret,SECRETS_MANAGER_ENDPOINT_URL=$DYNAMODB_ENDPOINT_URL" \
-    --env-var "PUBLIC_BASE_URL=$LAMBDA_WATCH_URL,AWS_REGION=us-east-1,AWS_ACCESS_KEY_ID=local,AWS_SECRET_ACCESS_KEY=local"
+    --env-var "PUBLIC_BASE_URL=$LAMBDA_WATCH_URL,AWS_REGION=us-east-1,AWS_ACCESS_KEY_ID=local,AWS_SECRET_ACCESS_KEY=local" \
+    --env-var "DIRECTORY_CACHE_SECONDS=10"
 ) >"$watch_log" 2>&1 &
 watch_pid=$!
 for _ in $(seq 1 600); do
