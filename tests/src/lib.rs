@@ -66,16 +66,17 @@ pub async fn fresh_dynamo_table() -> DynamoStore {
     store
 }
 
-/// A fresh table reached through `faults`, with shorter timeouts (an attempt 1 s, a request with
-/// its retries 4 s) so that injected timeouts cost less; retries as in production.
+/// A fresh table reached through `faults`, with production's timeouts (an attempt 2 s, a request
+/// with its retries 5 s; the loopback defaults are longer) so that injected timeouts cost little
+/// while a busy test server still answers in time; retries as in production.
 pub async fn faulty_dynamo_table(faults: &faults::Faults) -> DynamoStore {
     let table = format!("ping-test-{}", uuid::Uuid::new_v4());
     let plain = DynamoStore::new(DynamoStore::client(Some(&dynamodb_endpoint())).unwrap(), &table);
     plain.create_table().await.expect("create a table on the test DynamoDB server");
     let timeouts = aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
         .connect_timeout(std::time::Duration::from_millis(500))
-        .operation_attempt_timeout(std::time::Duration::from_secs(1))
-        .operation_timeout(std::time::Duration::from_secs(4))
+        .operation_attempt_timeout(std::time::Duration::from_secs(2))
+        .operation_timeout(std::time::Duration::from_secs(5))
         .build();
     let config = DynamoStore::client_config(Some(&dynamodb_endpoint()))
         .unwrap()
