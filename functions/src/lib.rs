@@ -3,8 +3,10 @@
 
 use std::sync::Arc;
 
+use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Error, Request as LambdaRequest, RequestExt, Response as LambdaResponse};
+use shared::certificate::ClientCertificate;
 use shared::context::Context;
 use shared::error::ErrorResponse;
 use shared::http::Request;
@@ -88,11 +90,19 @@ async fn respond<H>(app: &App, endpoint: Endpoint, handler: H, event: LambdaRequ
 where
     H: for<'a> Fn(&'a Context<'a>, &'a Request) -> Answer<'a>,
 {
-    let (source_ip, stage) = match event.request_context_ref() {
+    let request = to_request(event);
+    let response = dispatch_to(app, request, endpoint, handler).await;
+    let (parts, body) = response.into_parts();
+    LambdaResponse::from_parts(parts, Body::from(body))
+}
+
+/// The shared request of an API Gateway HTTP API (payload 2.0) event.
+fn to_request(event: LambdaRequest) -> Request {
+    let (source_ip, stage, client_certificate) = match event.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(ctx)) => {
-            (ctx.http.source_ip.as_deref().and_then(|ip| ip.parse().ok()), ctx.stage.clone())
+            (ctx.http.source_ip.as_deref().and_then(|ip| ip.parse().ok()), ctx.stage.clone(), client_certificate(ctx))
         }
-        _ => (None, None),
+        _ => (None, None, None),
     };
     let request_id = event.lambda_context_ref().map(|c| c.request_id.clone());
     let path = path_without_stage(stage.as_deref(), event.raw_http_path());
@@ -104,10 +114,32 @@ where
         Body::Binary(bytes) => bytes,
         _ => Vec::new(),
     };
-    let request = Request { method: parts.method, path, query, headers: parts.headers, body, source_ip, request_id };
-    let response = dispatch_to(app, request, endpoint, handler).await;
-    let (parts, body) = response.into_parts();
-    LambdaResponse::from_parts(parts, Body::from(body))
+    Request {
+        method: parts.method,
+        path,
+        query,
+        headers: parts.headers,
+        body,
+        source_ip,
+        request_id,
+        client_certificate,
+    }
+}
+
+/// The client certificate of a mutual-TLS custom domain (PING-MGMT §11.1). API Gateway verified
+/// its chain against the truststore before invoking us, hence `chain_verified`; the default
+/// `execute-api` endpoint has no `authentication` block (§11.2). Only the PEM is read: the DNs,
+/// serial and validity strings beside it are not trusted or compared (§11.3). A PEM that does
+/// not parse is as no certificate, with a warning that never quotes it.
+fn client_certificate(ctx: &ApiGatewayV2httpRequestContext) -> Option<ClientCertificate> {
+    let pem = ctx.authentication.as_ref()?.client_cert.as_ref()?.client_cert_pem.as_deref()?;
+    match ClientCertificate::from_pem(pem, true) {
+        Ok(cert) => Some(cert),
+        Err(err) => {
+            tracing::warn!(error = %err, "the mutual-TLS client certificate from API Gateway does not parse; ignored");
+            None
+        }
+    }
 }
 
 #[cfg(test)]
@@ -122,5 +154,73 @@ mod tests {
         assert_eq!(path_without_stage(Some("prod"), "/prod"), "/prod");
         assert_eq!(path_without_stage(Some("prod"), "/production/x"), "/production/x");
         assert_eq!(path_without_stage(Some("prod"), "/as/token.oauth2"), "/as/token.oauth2");
+    }
+}
+
+#[cfg(test)]
+mod client_certificate_tests {
+    use super::to_request;
+
+    /// An HTTP API (payload 2.0) event for `POST /as/token.oauth2`, with `authentication` if any.
+    fn event(authentication: Option<serde_json::Value>) -> lambda_http::Request {
+        let mut event = serde_json::json!({
+            "version": "2.0", "routeKey": "$default", "rawPath": "/as/token.oauth2", "rawQueryString": "",
+            "headers": {"content-type": "application/x-www-form-urlencoded"},
+            "requestContext": {
+                "accountId": "123456789012", "apiId": "abc123", "domainName": "auth.example.com",
+                "domainPrefix": "auth", "requestId": "r-1", "routeKey": "$default", "stage": "$default",
+                "time": "21/Nov/2026:10:00:00 +0000", "timeEpoch": 1795255200000u64,
+                "http": {"method": "POST", "path": "/as/token.oauth2", "protocol": "HTTP/1.1",
+                         "sourceIp": "203.0.113.7", "userAgent": "test"}
+            },
+            "body": "grant_type=client_credentials&client_id=x", "isBase64Encoded": false
+        });
+        if let Some(authentication) = authentication {
+            event["requestContext"]["authentication"] = authentication;
+        }
+        lambda_http::request::from_str(&event.to_string()).expect("an HTTP API event")
+    }
+
+    /// `authentication` as API Gateway sends it (PING-MGMT §11.1), its DN strings in AWS's order.
+    fn client_cert(pem: &str) -> serde_json::Value {
+        serde_json::json!({"clientCert": {
+            "clientCertPem": pem,
+            "subjectDN": "O=Example,CN=device-1", "issuerDN": "O=Example,CN=Example CA", "serialNumber": "1",
+            "validity": {"notBefore": "Aug 29 00:28:21 2020 GMT", "notAfter": "Aug  5 00:28:21 2120 GMT"}
+        }})
+    }
+
+    fn device_pem() -> String {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params.distinguished_name.push(rcgen::DnType::OrganizationName, "Example");
+        params.distinguished_name.push(rcgen::DnType::CommonName, "device-1");
+        params.self_signed(&rcgen::KeyPair::generate().unwrap()).unwrap().pem()
+    }
+
+    #[test]
+    fn the_gateway_client_certificate_reaches_the_request() {
+        let pem = device_pem();
+        let request = to_request(event(Some(client_cert(&pem))));
+        let cert = request.client_certificate.expect("the certificate is on the request");
+        assert!(cert.chain_verified(), "API Gateway verified it against the truststore");
+        assert_eq!(cert.subject_dn(), "CN=device-1,O=example");
+        assert_eq!(Some(cert), shared::certificate::ClientCertificate::from_pem(&pem, true).ok());
+        assert_eq!(request.path, "/as/token.oauth2");
+        assert_eq!(request.body, b"grant_type=client_credentials&client_id=x");
+    }
+
+    #[test]
+    fn no_mutual_tls_no_certificate() {
+        assert!(to_request(event(None)).client_certificate.is_none());
+        assert!(to_request(event(Some(serde_json::json!({})))).client_certificate.is_none());
+        assert!(to_request(event(Some(serde_json::Value::Null))).client_certificate.is_none());
+    }
+
+    #[test]
+    fn a_malformed_pem_is_no_certificate() {
+        let broken = "-----BEGIN CERTIFICATE-----\nMIIBroken\n-----END CERTIFICATE-----\n";
+        assert!(to_request(event(Some(client_cert(broken)))).client_certificate.is_none());
+        assert!(to_request(event(Some(client_cert("not a pem")))).client_certificate.is_none());
     }
 }

@@ -88,6 +88,7 @@ for _ in $(seq 1 600); do
 done
 echo "   $LAMBDA_WATCH_URL"
 
+npm ci --prefix tests/browser --no-audit --no-fund --silent
 echo "== cargo test"
 out="$CARGO_TARGET_DIR/test-output.txt"
 cargo test --workspace --no-fail-fast 2>&1 | tee "$out"
@@ -107,7 +108,6 @@ if ! command -v chromium >/dev/null 2>&1; then
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium >/dev/null
 fi
-npm ci --prefix tests/browser --no-audit --no-fund --silent
 cargo build --quiet -p local-server
 browser_out="$CARGO_TARGET_DIR/browser-output.txt"
 LOCAL_SERVER_BIN="$CARGO_TARGET_DIR/debug/local-server" SCREENSHOT_DIR=build/screenshots \

@@ -22,6 +22,43 @@ pub enum Dialect {
     PingFederate,
 }
 
+/// The OAuth endpoints, for the one URL builder (`App::endpoint_url`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    Authorize,
+    Token,
+    Userinfo,
+    Jwks,
+    Introspect,
+    Revoke,
+    Signoff,
+    DeviceAuthorization,
+}
+
+impl Endpoint {
+    /// The path under a PingOne issuer, and PingFederate's path under the base URL.
+    fn paths(self) -> (&'static str, &'static str) {
+        match self {
+            Endpoint::Authorize => ("authorize", "/as/authorization.oauth2"),
+            Endpoint::Token => ("token", "/as/token.oauth2"),
+            Endpoint::Userinfo => ("userinfo", "/idp/userinfo.openid"),
+            Endpoint::Jwks => ("jwks", "/pf/JWKS"),
+            Endpoint::Introspect => ("introspect", "/as/introspect.oauth2"),
+            Endpoint::Revoke => ("revoke", "/as/revoke_token.oauth2"),
+            Endpoint::Signoff => ("signoff", "/idp/init_logout.openid"),
+            Endpoint::DeviceAuthorization => ("device_authorization", "/as/device_authz.oauth2"),
+        }
+    }
+}
+
+fn endpoint_url_at(base: &str, dialect: Dialect, environment_id: &str, endpoint: Endpoint) -> String {
+    let (pingone, pingfederate) = endpoint.paths();
+    match dialect {
+        Dialect::PingOne => format!("{base}/{environment_id}/as/{pingone}"),
+        Dialect::PingFederate => format!("{base}{pingfederate}"),
+    }
+}
+
 /// Per-environment application lists with the time they were loaded, ms.
 type DirectoryCache = HashMap<String, (i64, Arc<Vec<Application>>)>;
 
@@ -39,6 +76,8 @@ pub struct App {
     /// Where audit events go (the log stream unless `with_audit` says otherwise).
     pub audit: Arc<dyn AuditSink>,
     directory: Mutex<DirectoryCache>,
+    /// The keys of clients that register a `jwksUrl`.
+    pub jwks: crate::client_auth::jwks::JwksCache,
 }
 
 impl App {
@@ -51,7 +90,17 @@ impl App {
         random: Arc<dyn Random>,
     ) -> Self {
         let audit: Arc<dyn AuditSink> = Arc::new(LogSink);
-        Self { settings, store, hasher, signer, clock, random, audit, directory: Mutex::new(HashMap::new()) }
+        Self {
+            settings,
+            store,
+            hasher,
+            signer,
+            clock,
+            random,
+            audit,
+            directory: Mutex::new(HashMap::new()),
+            jwks: Default::default(),
+        }
     }
 
     /// The same app with audit events going to `sink`.
@@ -86,12 +135,24 @@ impl App {
         live.then_some(claims)
     }
 
-    /// The issuer identifier (RFC 8414 §2) of an environment in a dialect.
+    /// The issuer identifier (RFC 8414 §2) of an environment in a dialect (on the public base URL,
+    /// also for requests that came through the mutual-TLS domain: RFC 8705 §5).
     pub fn issuer(&self, dialect: Dialect, environment_id: &str) -> String {
         match dialect {
             Dialect::PingOne => format!("{}/{environment_id}/as", self.settings.public_base_url),
             Dialect::PingFederate => self.settings.public_base_url.clone(),
         }
+    }
+
+    /// The URL of an endpoint of an environment in a dialect.
+    pub fn endpoint_url(&self, dialect: Dialect, environment_id: &str, endpoint: Endpoint) -> String {
+        endpoint_url_at(&self.settings.public_base_url, dialect, environment_id, endpoint)
+    }
+
+    /// The URL of an endpoint on the mutual-TLS domain (`MTLS_BASE_URL`), when there is one.
+    pub fn mtls_endpoint_url(&self, dialect: Dialect, environment_id: &str, endpoint: Endpoint) -> Option<String> {
+        let base = self.settings.mtls_base_url.as_deref()?;
+        Some(endpoint_url_at(base, dialect, environment_id, endpoint))
     }
 
     /// Every application of an environment, from this instance's cache while it is fresh.

@@ -43,6 +43,13 @@ pub struct Settings {
     pub bypass_activation_code_confirmation: bool,
     /// PingFederate's server-wide "Bypass Authorization Approval" (for grants already approved).
     pub bypass_authorization_approval: bool,
+    /// Ours, for tests and laptops (`JWKS_ALLOW_LOOPBACK`): a client's `jwksUrl` may be plain http
+    /// on a loopback address. Otherwise only https.
+    pub jwks_allow_loopback: bool,
+    /// Ours (`MTLS_BASE_URL`): the base URL of a mutual-TLS domain serving the same API (the
+    /// template's custom domain with `MutualTlsTruststoreUri`); discovery then publishes
+    /// `mtls_endpoint_aliases` there (RFC 8705 §5). `None`: no such domain.
+    pub mtls_base_url: Option<String>,
 }
 
 impl Settings {
@@ -110,6 +117,8 @@ impl Settings {
             previous_signing_keys,
             bypass_activation_code_confirmation: flag("BYPASS_ACTIVATION_CODE_CONFIRMATION")?,
             bypass_authorization_approval: flag("BYPASS_AUTHORIZATION_APPROVAL")?,
+            jwks_allow_loopback: flag("JWKS_ALLOW_LOOPBACK")?,
+            mtls_base_url: get("MTLS_BASE_URL").map(|u| u.trim_end_matches('/').to_owned()).filter(|u| !u.is_empty()),
             public_base_url,
             default_environment_id: get("DEFAULT_ENVIRONMENT_ID").unwrap_or_else(|| DEFAULT_ENVIRONMENT_ID.to_owned()),
             store,
@@ -120,6 +129,17 @@ impl Settings {
             hash_key,
             signing_keys,
         })
+    }
+
+    /// Whether a client's `jwksUrl` may be fetched: https, or loopback http when allowed.
+    pub fn jwks_url_allowed(&self, url: &str) -> bool {
+        let Ok(url) = url::Url::parse(url) else { return false };
+        match (url.scheme(), url.host()) {
+            ("https", Some(_)) => true,
+            ("http", Some(url::Host::Ipv4(ip))) => self.jwks_allow_loopback && ip.is_loopback(),
+            ("http", Some(url::Host::Ipv6(ip))) => self.jwks_allow_loopback && ip.is_loopback(),
+            _ => false,
+        }
     }
 
     /// Whether cookies may drop `Secure`: only for plain-http loopback development.

@@ -26,6 +26,8 @@ pub enum Purpose {
     Counter,
     /// The key that encrypts client secrets at rest (`Hasher::encrypt`).
     SecretEncryption,
+    /// The store key of a used client assertion (its client and `jti`).
+    ClientAssertion,
 }
 
 impl Purpose {
@@ -42,6 +44,7 @@ impl Purpose {
             Purpose::FlowBinding => b"flow_binding",
             Purpose::Counter => b"counter",
             Purpose::SecretEncryption => b"secret_encryption",
+            Purpose::ClientAssertion => b"client_assertion",
         }
     }
 }

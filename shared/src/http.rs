@@ -10,6 +10,8 @@ use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, StatusCode};
 use serde::Serialize;
 
+use crate::certificate::ClientCertificate;
+
 pub type Response = http::Response<Vec<u8>>;
 
 /// A request as the endpoints see it, whatever carried it.
@@ -24,6 +26,11 @@ pub struct Request {
     pub source_ip: Option<IpAddr>,
     /// The Lambda request id, when a Lambda function carries the request (for the logs).
     pub request_id: Option<String>,
+    /// The client certificate of the TLS connection (RFC 8705), from the transport only: API
+    /// Gateway's mutual-TLS `requestContext.authentication.clientCert` on Lambda, the local
+    /// server's HTTPS listener locally; never from a header. `None` over plain HTTP or when the
+    /// client presented none.
+    pub client_certificate: Option<ClientCertificate>,
 }
 
 impl Request {
@@ -32,7 +39,16 @@ impl Request {
             Some((p, q)) => (p.to_owned(), Some(q.to_owned())),
             None => (path_and_query.to_owned(), None),
         };
-        Self { method, path, query, headers: HeaderMap::new(), body: Vec::new(), source_ip: None, request_id: None }
+        Self {
+            method,
+            path,
+            query,
+            headers: HeaderMap::new(),
+            body: Vec::new(),
+            source_ip: None,
+            request_id: None,
+            client_certificate: None,
+        }
     }
 
     pub fn header(&self, name: impl header::AsHeaderName) -> Option<&str> {

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod aws;
 pub mod bootstrap;
 pub mod browser;
+pub mod certificate;
 pub mod client_auth;
 pub mod clock;
 pub mod codes;

@@ -246,6 +246,16 @@ pub struct AccessTokenClaims<'a> {
     pub env: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub org: Option<&'a str>,
+    /// RFC 8705 §3.1: the certificate the token is bound to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation<'a>>,
+}
+
+/// The `cnf` claim of a certificate-bound access token (RFC 8705 §3.1).
+#[derive(Serialize, Debug)]
+pub struct Confirmation<'a> {
+    #[serde(rename = "x5t#S256")]
+    pub x5t_s256: &'a str,
 }
 
 /// OpenID Connect Core §2 ID token claims, with the profile/email claims the scopes grant.

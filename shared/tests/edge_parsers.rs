@@ -46,7 +46,7 @@ const FORM: &str = "application/x-www-form-urlencoded";
 const PKCE_APP: &str = "00000000-0000-4000-8000-0000000000a7";
 /// Authorization code client, PKCE S256 required.
 const S256_APP: &str = "00000000-0000-4000-8000-0000000000a8";
-/// A `private_key_jwt` client: assertions are not verified yet, so it never authenticates.
+/// A `private_key_jwt` client that registered no keys: no assertion authenticates it.
 const JWT_APP: &str = "00000000-0000-4000-8000-0000000000a9";
 const REDIRECTS: [&str; 2] = ["https://app.example/cb", "https://app.example/cb?x=1"];
 const SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
@@ -85,6 +85,18 @@ fn app() -> &'static App {
         });
         app
     })
+}
+
+/// Client authentication as the token endpoint does it, in the PingOne dialect of `ENV`.
+async fn token_client(req: &Request, params: &Params) -> Result<Application, shared::error::OAuthError> {
+    let params_of_path = shared::context::PathParams { environment_id: ENV.to_owned(), values: Vec::new() };
+    let ctx = shared::context::Context {
+        app: app(),
+        dialect: Dialect::PingOne,
+        pattern: "/{envId}/as/token",
+        params: params_of_path,
+    };
+    authenticate(&ctx, shared::app::Endpoint::Token, req, params).await
 }
 
 fn block_on<F: Future>(future: F) -> F::Output {
@@ -506,7 +518,7 @@ proptest! {
     #[test]
     fn basic_authentication_takes_only_the_secret(secret in edgy_string()) {
         let req = request_with(&[(AUTHORIZATION, &basic_header(demo::WEB_APP_ID, &secret))]);
-        let result = block_on(authenticate(app(), ENV, &req, &Params::default()));
+        let result = block_on(token_client(&req, &Params::default()));
         match result {
             Ok(application) => {
                 prop_assert_eq!(secret.as_str(), demo::WEB_APP_SECRET);
@@ -555,7 +567,7 @@ proptest! {
         } else {
             Request::new(Method::POST, "/as/token")
         };
-        let refused = block_on(authenticate(app(), ENV, &req, &params)).map(|a| a.client_id).unwrap_err();
+        let refused = block_on(token_client(&req, &params)).map(|a| a.client_id).unwrap_err();
         prop_assert!(["invalid_client", "invalid_request"].contains(&refused.error), "{}", refused.error);
         if basic {
             prop_assert_eq!(refused.error, "invalid_request", "Basic and an assertion are two methods");
@@ -1309,7 +1321,7 @@ fn found_raw_ampersands_are_kept() {
     let header = format!("Basic {}", B64_STD.encode(format!("{}:{secret}", demo::WEB_APP_ID)));
     let req = request_with(&[(AUTHORIZATION, &header)]);
     assert_eq!(req.basic_credentials(), Some(Ok((demo::WEB_APP_ID.to_owned(), secret))));
-    let refused = block_on(authenticate(app(), ENV, &req, &Params::default())).map(|a| a.client_id).unwrap_err();
+    let refused = block_on(token_client(&req, &Params::default())).map(|a| a.client_id).unwrap_err();
     assert_eq!(refused.error, "invalid_client", "the registered secret with a suffix authenticated");
 }
 

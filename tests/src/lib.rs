@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod budget;
 pub mod faults;
+pub mod jose;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -215,6 +216,8 @@ impl TestServer {
             previous_signing_keys: Vec::new(),
             bypass_activation_code_confirmation: false,
             bypass_authorization_approval: false,
+            jwks_allow_loopback: false,
+            mtls_base_url: None,
         };
         let mut settings = settings;
         configure(&mut settings);

@@ -1,5 +1,10 @@
 //! The local server: every route of the route table on one hyper server, in one process, on the
-//! embedded store (or DynamoDB). Tests start it on a free port and stop it when done.
+//! embedded store (or DynamoDB), over HTTP or HTTPS with client certificates ([`tls`]). Tests
+//! start it on a free port and stop it when done.
+
+pub mod tls;
+
+pub use tls::Tls;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -13,8 +18,10 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use shared::certificate::ClientCertificate;
 use shared::http::Request;
 use shared::App;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
@@ -46,6 +53,7 @@ const MAX_ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
 /// A running server; dropping it without `stop` leaves it running until the runtime ends.
 pub struct Server {
     pub addr: SocketAddr,
+    scheme: &'static str,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
 }
@@ -63,7 +71,23 @@ impl Server {
 
     /// Serves with other limits (tests).
     pub fn serve_with(app: Arc<App>, listener: TcpListener, limits: Limits) -> std::io::Result<Self> {
+        Self::serve_inner(app, listener, limits, None)
+    }
+
+    /// Serves HTTPS: every connection is asked for a client certificate, which goes on each of
+    /// its requests (see [`tls`]).
+    pub fn serve_tls(app: Arc<App>, listener: TcpListener, limits: Limits, tls: Arc<Tls>) -> std::io::Result<Self> {
+        Self::serve_inner(app, listener, limits, Some(tls))
+    }
+
+    fn serve_inner(
+        app: Arc<App>,
+        listener: TcpListener,
+        limits: Limits,
+        tls: Option<Arc<Tls>>,
+    ) -> std::io::Result<Self> {
         let addr = listener.local_addr()?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let (stop, mut stopped) = watch::channel(false);
         let slots = Arc::new(Semaphore::new(limits.max_connections));
         let task = tokio::spawn(async move {
@@ -100,28 +124,28 @@ impl Server {
                 // Answers go out at once, not after the client's delayed ACK (Nagle).
                 let _ = stream.set_nodelay(true);
                 let app = app.clone();
-                let mut conn_stopped = stopped.clone();
+                let conn_stopped = stopped.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
                     let _slot = slot;
-                    let service = service_fn(move |req| serve(app.clone(), peer, limits.body_timeout, req));
-                    let conn = http1::Builder::new()
-                        .timer(TokioTimer::new())
-                        .header_read_timeout(limits.header_timeout)
-                        .serve_connection(TokioIo::new(stream), service);
-                    tokio::pin!(conn);
-                    tokio::select! {
-                        _ = conn.as_mut() => {}
-                        _ = conn_stopped.changed() => conn.as_mut().graceful_shutdown(),
+                    let Some(tls) = tls else {
+                        return connection(app, peer, limits, stream, None, conn_stopped).await;
+                    };
+                    // The handshake has the time a client has for its headers.
+                    match tokio::time::timeout(limits.header_timeout, tls.accept(stream)).await {
+                        Ok(Ok((stream, cert))) => connection(app, peer, limits, stream, cert, conn_stopped).await,
+                        Ok(Err(err)) => tracing::debug!(%peer, error = %err, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                     }
                 });
             }
         });
-        Ok(Self { addr, stop, task })
+        Ok(Self { addr, scheme, stop, task })
     }
 
     /// The base URL clients use.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     /// Stops accepting, closes connections, and waits for the accept loop to end.
@@ -131,9 +155,33 @@ impl Server {
     }
 }
 
+/// One HTTP/1.1 connection (plain or TLS) until the client or `stop` closes it.
+async fn connection<I>(
+    app: Arc<App>,
+    peer: SocketAddr,
+    limits: Limits,
+    stream: I,
+    client_certificate: Option<ClientCertificate>,
+    mut stopped: watch::Receiver<bool>,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |req| serve(app.clone(), peer, client_certificate.clone(), limits.body_timeout, req));
+    let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = stopped.changed() => conn.as_mut().graceful_shutdown(),
+    }
+}
+
 async fn serve(
     app: Arc<App>,
     peer: SocketAddr,
+    client_certificate: Option<ClientCertificate>,
     body_timeout: Duration,
     req: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
@@ -163,6 +211,7 @@ async fn serve(
         body,
         source_ip: Some(peer.ip()),
         request_id: None,
+        client_certificate,
     };
     let response = shared::routes::dispatch(&app, request).await;
     let (parts, body) = response.into_parts();

@@ -1,8 +1,11 @@
-//! `cargo run -p local-server -- [--addr 127.0.0.1:8080] [--dynamodb-endpoint URL --table NAME]`
+//! `cargo run -p local-server -- [--addr 127.0.0.1:8080] [--dynamodb-endpoint URL --table NAME]
+//! [--tls-cert PEM --tls-key PEM [--tls-client-ca PEM]]`
 //!
-//! Serves every route on the embedded in-memory store with the demo data, or on DynamoDB.
+//! Serves every route on the embedded in-memory store with the demo data, or on DynamoDB; over
+//! HTTPS with client certificates (RFC 8705) when given a certificate and key.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use shared::clock::{OsRandom, SystemClock};
@@ -13,10 +16,15 @@ use shared::store::Store;
 use shared::App;
 
 const USAGE: &str = "usage: local-server [--addr HOST:PORT] [--dynamodb-endpoint URL] [--table NAME]
+                    [--tls-cert PEM --tls-key PEM [--tls-client-ca PEM]]
   --addr               listen address (default 127.0.0.1:8080, or $LOCAL_ADDR)
   --dynamodb-endpoint  use DynamoDB at URL (e.g. a local moto server) instead of memory
   --table              DynamoDB table name (default ping-as; created if missing)
   --seed-only          write the demo data (hashed with the server secrets) and exit
+  --tls-cert, --tls-key  serve HTTPS on --addr with this certificate chain and private key (PEM);
+                       every connection is asked (not required) for a client certificate
+  --tls-client-ca      trust anchors (PEM bundle) a client certificate's chain must reach to
+                       serve tls_client_auth; without it no chain counts as verified
 Environment: PUBLIC_BASE_URL; server secrets from SERVER_SECRET_ID (Secrets Manager) or HASH_KEY,
 ES256_PRIVATE_KEY, RS256_PRIVATE_KEY (see README).";
 
@@ -25,6 +33,9 @@ struct Args {
     dynamodb_endpoint: Option<String>,
     table: String,
     seed_only: bool,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    tls_client_ca: Option<PathBuf>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -36,6 +47,9 @@ fn parse_args() -> Result<Args, String> {
         dynamodb_endpoint: None,
         table: "ping-as".into(),
         seed_only: false,
+        tls_cert: None,
+        tls_key: None,
+        tls_client_ca: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -45,9 +59,18 @@ fn parse_args() -> Result<Args, String> {
             "--dynamodb-endpoint" => args.dynamodb_endpoint = Some(value()?),
             "--table" => args.table = value()?,
             "--seed-only" => args.seed_only = true,
+            "--tls-cert" => args.tls_cert = Some(value()?.into()),
+            "--tls-key" => args.tls_key = Some(value()?.into()),
+            "--tls-client-ca" => args.tls_client_ca = Some(value()?.into()),
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other}")),
         }
+    }
+    if args.tls_cert.is_some() != args.tls_key.is_some() {
+        return Err("--tls-cert and --tls-key go together".into());
+    }
+    if args.tls_client_ca.is_some() && args.tls_cert.is_none() {
+        return Err("--tls-client-ca needs --tls-cert and --tls-key".into());
     }
     Ok(args)
 }
@@ -74,12 +97,19 @@ async fn main() {
 }
 
 async fn run(args: Args) -> Result<(), String> {
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            Some(Arc::new(local_server::Tls::from_files(cert, key, args.tls_client_ca.as_deref())?))
+        }
+        _ => None,
+    };
     let listener =
         tokio::net::TcpListener::bind(args.addr).await.map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let mut settings = Settings::from_env()?;
     if std::env::var_os("PUBLIC_BASE_URL").is_none() {
-        settings.public_base_url = format!("http://{addr}");
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        settings.public_base_url = format!("{scheme}://{addr}");
     }
     let store: Arc<dyn Store> = match &args.dynamodb_endpoint {
         None => Arc::new(MemoryStore::new()),
@@ -103,7 +133,11 @@ async fn run(args: Args) -> Result<(), String> {
         println!("seeded the demo data");
         return Ok(());
     }
-    let server = local_server::Server::serve(app, listener).map_err(|e| e.to_string())?;
+    let server = match tls {
+        None => local_server::Server::serve(app, listener),
+        Some(tls) => local_server::Server::serve_tls(app, listener, local_server::Limits::default(), tls),
+    }
+    .map_err(|e| e.to_string())?;
     println!("Ping-compatible authorization server listening on {}", server.url());
     println!("{}", shared::demo::describe(&base));
     tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;

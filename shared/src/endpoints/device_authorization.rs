@@ -4,7 +4,7 @@
 use http::StatusCode;
 use serde::Serialize;
 
-use crate::app::Dialect;
+use crate::app::{Dialect, Endpoint};
 use crate::client_auth::authenticate;
 use crate::codes::UserCode;
 use crate::context::Context;
@@ -31,7 +31,7 @@ pub async fn handle(ctx: &Context<'_>, req: &Request) -> Response {
 
 async fn respond(ctx: &Context<'_>, req: &Request) -> Result<Response, OAuthError> {
     let params = oauth_form(req)?;
-    let application = authenticate(ctx.app, ctx.environment_id(), req, &params).await?;
+    let application = authenticate(ctx, Endpoint::DeviceAuthorization, req, &params).await?;
     if !application.allows(GrantType::DeviceCode) {
         return Err(OAuthError::unauthorized_client("urn:ietf:params:oauth:grant-type:device_code"));
     }

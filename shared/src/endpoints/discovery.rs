@@ -6,38 +6,53 @@
 use http::StatusCode;
 use serde_json::json;
 
-use crate::app::Dialect;
+use crate::app::Endpoint;
+use crate::client_auth::jws::Alg;
 use crate::context::Context;
 use crate::endpoints::token::DEVICE_CODE_GRANT;
 use crate::grants::ACR_SINGLE_FACTOR;
 use crate::http::{json, Request, Response};
+use crate::model::TokenEndpointAuthMethod;
 
 pub async fn handle(ctx: &Context<'_>, _req: &Request) -> Response {
     let app = ctx.app;
     let env = ctx.environment_id();
     let issuer = app.issuer(ctx.dialect, env);
-    let base = &app.settings.public_base_url;
-    let path = |p1: &str, pf: &str| match ctx.dialect {
-        Dialect::PingOne => format!("{issuer}/{p1}"),
-        Dialect::PingFederate => format!("{base}{pf}"),
-    };
+    let url = |endpoint| app.endpoint_url(ctx.dialect, env, endpoint);
+    use TokenEndpointAuthMethod as M;
+    let confidential: Vec<&str> = [
+        M::ClientSecretBasic,
+        M::ClientSecretPost,
+        M::ClientSecretJwt,
+        M::PrivateKeyJwt,
+        M::TlsClientAuth,
+        M::SelfSignedTlsClientAuth,
+    ]
+    .map(M::rfc_name)
+    .to_vec();
+    let with_none: Vec<&str> = std::iter::once(M::None.rfc_name()).chain(confidential.iter().copied()).collect();
+    let mut jwt_algs = Alg::names(true);
+    jwt_algs.extend(Alg::names(false));
     let body = json!({
         "issuer": issuer,
-        "authorization_endpoint": path("authorize", "/as/authorization.oauth2"),
-        "token_endpoint": path("token", "/as/token.oauth2"),
-        "userinfo_endpoint": path("userinfo", "/idp/userinfo.openid"),
-        "jwks_uri": path("jwks", "/pf/JWKS"),
-        "introspection_endpoint": path("introspect", "/as/introspect.oauth2"),
-        "revocation_endpoint": path("revoke", "/as/revoke_token.oauth2"),
-        "end_session_endpoint": path("signoff", "/idp/init_logout.openid"),
-        "device_authorization_endpoint": path("device_authorization", "/as/device_authz.oauth2"),
+        "authorization_endpoint": url(Endpoint::Authorize),
+        "token_endpoint": url(Endpoint::Token),
+        "userinfo_endpoint": url(Endpoint::Userinfo),
+        "jwks_uri": url(Endpoint::Jwks),
+        "introspection_endpoint": url(Endpoint::Introspect),
+        "revocation_endpoint": url(Endpoint::Revoke),
+        "end_session_endpoint": url(Endpoint::Signoff),
+        "device_authorization_endpoint": url(Endpoint::DeviceAuthorization),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials", DEVICE_CODE_GRANT],
         "code_challenge_methods_supported": ["S256", "plain"],
-        "token_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "revocation_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
+        "token_endpoint_auth_methods_supported": with_none,
+        "token_endpoint_auth_signing_alg_values_supported": jwt_algs,
+        "introspection_endpoint_auth_methods_supported": confidential,
+        "introspection_endpoint_auth_signing_alg_values_supported": jwt_algs,
+        "revocation_endpoint_auth_methods_supported": with_none,
+        "revocation_endpoint_auth_signing_alg_values_supported": jwt_algs,
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["ES256", "RS256"],
@@ -50,6 +65,22 @@ pub async fn handle(ctx: &Context<'_>, _req: &Request) -> Response {
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
         "authorization_response_iss_parameter_supported": true,
+        "tls_client_certificate_bound_access_tokens": true,
     });
+    let mut body = body;
+    if app.settings.mtls_base_url.is_some() {
+        let aliases = [
+            ("token_endpoint", Endpoint::Token),
+            ("revocation_endpoint", Endpoint::Revoke),
+            ("introspection_endpoint", Endpoint::Introspect),
+            ("device_authorization_endpoint", Endpoint::DeviceAuthorization),
+            ("userinfo_endpoint", Endpoint::Userinfo),
+        ];
+        let aliases: serde_json::Map<String, serde_json::Value> = aliases
+            .into_iter()
+            .filter_map(|(name, e)| app.mtls_endpoint_url(ctx.dialect, env, e).map(|u| (name.to_owned(), json!(u))))
+            .collect();
+        body["mtls_endpoint_aliases"] = serde_json::Value::Object(aliases);
+    }
     json(StatusCode::OK, &body)
 }

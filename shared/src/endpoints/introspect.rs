@@ -4,6 +4,7 @@
 use http::StatusCode;
 use serde_json::{json, Value};
 
+use crate::app::Endpoint;
 use crate::context::Context;
 use crate::endpoints::client_and_token;
 use crate::error::{finish, OAuthError};
@@ -15,11 +16,11 @@ pub async fn handle(ctx: &Context<'_>, req: &Request) -> Response {
 }
 
 async fn respond(ctx: &Context<'_>, req: &Request) -> Result<Response, OAuthError> {
-    let (client, token) = client_and_token(ctx, req, true).await?;
+    let (client, token) = client_and_token(ctx, Endpoint::Introspect, req, true).await?;
     let body = match inspect(ctx.app, ctx.dialect, ctx.environment_id(), &token).await? {
         Some(Live::Access { claims, .. }) => {
             let mut out = json!({ "active": true, "token_type": "Bearer" });
-            for name in ["scope", "client_id", "sub", "exp", "iat", "iss", "aud", "jti", "auth_time", "sid"] {
+            for name in ["scope", "client_id", "sub", "exp", "iat", "iss", "aud", "jti", "auth_time", "sid", "cnf"] {
                 if let Some(v) = claims.get(name) {
                     out[name] = v.clone();
                 }

@@ -18,6 +18,7 @@ pub mod token;
 pub mod user_authorization;
 pub mod userinfo;
 
+use crate::app::Endpoint;
 use crate::client_auth::authenticate;
 use crate::context::Context;
 use crate::error::OAuthError;
@@ -34,11 +35,12 @@ pub(crate) fn oauth_form(req: &Request) -> Result<Params, OAuthError> {
 /// (introspection, against token scanning: RFC 7662 §2.1, §4).
 pub(crate) async fn client_and_token(
     ctx: &Context<'_>,
+    endpoint: Endpoint,
     req: &Request,
     confidential: bool,
 ) -> Result<(Application, String), OAuthError> {
     let params = oauth_form(req)?;
-    let client = authenticate(ctx.app, ctx.environment_id(), req, &params).await?;
+    let client = authenticate(ctx, endpoint, req, &params).await?;
     if confidential && client.token_endpoint_auth_method == crate::model::TokenEndpointAuthMethod::None {
         return Err(OAuthError::invalid_client());
     }

@@ -5,6 +5,7 @@
 
 use http::StatusCode;
 
+use crate::app::Endpoint;
 use crate::audit::{Action, Status};
 use crate::context::Context;
 use crate::endpoints::client_and_token;
@@ -17,7 +18,7 @@ pub async fn handle(ctx: &Context<'_>, req: &Request) -> Response {
 }
 
 async fn respond(ctx: &Context<'_>, req: &Request) -> Result<Response, OAuthError> {
-    let (client, token) = client_and_token(ctx, req, false).await?;
+    let (client, token) = client_and_token(ctx, Endpoint::Revoke, req, false).await?;
     if let Some(live) = inspect(ctx.app, ctx.dialect, ctx.environment_id(), &token).await? {
         // Only the application a token was issued to may revoke it (§2.1).
         if live.client_id() == client.client_id {

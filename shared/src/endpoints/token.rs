@@ -2,6 +2,7 @@
 
 use http::StatusCode;
 
+use crate::app::Endpoint;
 use crate::client_auth::authenticate;
 use crate::codes::DeviceCode;
 use crate::context::Context;
@@ -22,7 +23,7 @@ async fn respond(ctx: &Context<'_>, req: &Request) -> Result<Response, OAuthErro
     let params = oauth_form(req)?;
     let grant_type =
         params.get("grant_type").ok_or_else(|| OAuthError::invalid_request("The grant_type parameter is required."))?;
-    let application = authenticate(ctx.app, ctx.environment_id(), req, &params).await?;
+    let application = authenticate(ctx, Endpoint::Token, req, &params).await?;
     let tokens = match grant_type {
         DEVICE_CODE_GRANT => {
             if !application.allows(GrantType::DeviceCode) {

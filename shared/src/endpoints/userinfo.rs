@@ -65,6 +65,15 @@ pub async fn handle(ctx: &Context<'_>, req: &Request) -> Response {
             Some(("invalid_token", "The access token is invalid, expired or revoked.")),
         );
     };
+    // RFC 8705 §3: a certificate-bound token only over a connection with that certificate.
+    if let Some(bound) = claims["cnf"]["x5t#S256"].as_str() {
+        if req.client_certificate.as_ref().map(|c| c.thumbprint_s256()).as_deref() != Some(bound) {
+            return challenge(
+                StatusCode::UNAUTHORIZED,
+                Some(("invalid_token", "The access token is bound to a client certificate not presented.")),
+            );
+        }
+    }
     let scopes: Vec<&str> = claims["scope"].as_str().unwrap_or_default().split(' ').collect();
     let Some(family) = family.filter(|_| scopes.contains(&"openid")) else {
         return challenge(StatusCode::FORBIDDEN, Some(("insufficient_scope", "The token was not issued for openid.")));

@@ -101,6 +101,7 @@ pub fn issue_tokens(app: &App, issue: Issue<'_>) -> TokenResponse {
         gid: family.map(|(kind, id)| format!("{}.{id}", refresh::kind_tag(kind))),
         env: worker.then_some(application.environment_id.as_str()),
         org: worker.then_some(crate::model::ORGANIZATION_ID),
+        cnf: application.bound_certificate.as_deref().map(|x5t_s256| crate::tokens::Confirmation { x5t_s256 }),
     };
     let access_token = app.signer.sign(application.token_signing_alg, "at+jwt", &access);
     let granted = |s: &str| scopes.iter().any(|x| x == s);

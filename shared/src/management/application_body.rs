@@ -8,6 +8,9 @@ use serde_json::{json, Value};
 use super::body::{Body, Check};
 use super::hal;
 use crate::app::App;
+use crate::certificate::normalize_dn;
+use crate::client_auth::jws::parse_jwks;
+use crate::config::Settings;
 use crate::model::{AppType, Application, GrantType, PkceEnforcement, SigningAlg, TokenEndpointAuthMethod};
 
 pub const TYPES: &[(&str, AppType)] = &[
@@ -31,6 +34,9 @@ const AUTH_METHODS: &[(&str, TokenEndpointAuthMethod)] = &[
     ("CLIENT_SECRET_POST", TokenEndpointAuthMethod::ClientSecretPost),
     ("CLIENT_SECRET_JWT", TokenEndpointAuthMethod::ClientSecretJwt),
     ("PRIVATE_KEY_JWT", TokenEndpointAuthMethod::PrivateKeyJwt),
+    // Ours (PingOne has no mutual TLS for applications): RFC 8705's methods.
+    ("TLS_CLIENT_AUTH", TokenEndpointAuthMethod::TlsClientAuth),
+    ("SELF_SIGNED_TLS_CLIENT_AUTH", TokenEndpointAuthMethod::SelfSignedTlsClientAuth),
 ];
 const PKCE: &[(&str, PkceEnforcement)] = &[
     ("OPTIONAL", PkceEnforcement::Optional),
@@ -72,6 +78,7 @@ fn scope_token(scope: &str) -> Result<(), String> {
 /// a detail for each property that fails. A `PUT` replaces every setting (PingOne: omitted
 /// optional properties are cleared to their defaults); the id, secret, roles and `type` stay.
 pub fn application_from(
+    settings: &Settings,
     body: &Body,
     environment_id: &str,
     client_id: &str,
@@ -132,21 +139,36 @@ pub fn application_from(
     }
     app.jwks = c.string("jwks", false, 65_536);
     if let Some(jwks) = &app.jwks {
-        let parsed: Option<Value> = serde_json::from_str(jwks).ok();
-        if !parsed.is_some_and(|v| v["keys"].is_array()) {
-            let message = "jwks must be a JWKS serialized as a JSON string: {\"keys\":[...]}.".to_owned();
+        if let Err(reason) = parse_jwks(jwks.as_bytes()) {
+            let message = format!("jwks must be a JWKS of public keys serialized as a JSON string: {reason}.");
             c.fail("INVALID_VALUE", "jwks", message, None);
         }
     }
     app.jwks_url = c.string("jwksUrl", false, 2048);
     if let Some(url) = &app.jwks_url {
-        if !url::Url::parse(url).is_ok_and(|u| u.scheme() == "https" && u.host().is_some()) {
+        if !settings.jwks_url_allowed(url) {
             c.fail("INVALID_VALUE", "jwksUrl", "jwksUrl must be an https URL.".into(), None);
         }
     }
-    if method == Some(TokenEndpointAuthMethod::PrivateKeyJwt) && !body.has("jwks") && !body.has("jwksUrl") {
-        c.fail("REQUIRED_VALUE", "jwks", "PRIVATE_KEY_JWT needs jwks or jwksUrl.".into(), None);
+    let has_keys = body.has("jwks") || body.has("jwksUrl");
+    if matches!(method, Some(TokenEndpointAuthMethod::PrivateKeyJwt | TokenEndpointAuthMethod::SelfSignedTlsClientAuth))
+        && !has_keys
+    {
+        let message = format!("{} needs jwks or jwksUrl.", name_of(AUTH_METHODS, app.token_endpoint_auth_method));
+        c.fail("REQUIRED_VALUE", "jwks", message, None);
     }
+    let tls = method == Some(TokenEndpointAuthMethod::TlsClientAuth);
+    app.tls_client_auth_subject_dn = c.string("tlsClientAuthSubjectDn", tls, 1024);
+    app.tls_client_auth_issuer_dn = c.string("tlsClientAuthIssuerDn", tls, 1024);
+    for (name, dn) in [
+        ("tlsClientAuthSubjectDn", &app.tls_client_auth_subject_dn),
+        ("tlsClientAuthIssuerDn", &app.tls_client_auth_issuer_dn),
+    ] {
+        if let Some(Err(e)) = dn.as_deref().map(normalize_dn) {
+            c.fail("INVALID_VALUE", name, format!("{name} must be an RFC 4514 distinguished name: {e}."), None);
+        }
+    }
+    app.tls_client_certificate_bound_access_tokens = c.boolean("tlsClientCertificateBoundAccessTokens", false);
     // Ours (README, "Where we add to PingOne"): PingFederate's options.
     app.scopes = c
         .strings("allowedScopes", 100, scope_token)
@@ -205,12 +227,15 @@ pub fn application_json(app: &App, a: &Application) -> Value {
         "requireConsent": a.require_consent,
         "accessTokenDuration": a.access_token_lifetime,
         "tokenSigningAlgorithm": name_of(ALGS, a.token_signing_alg),
+        "tlsClientCertificateBoundAccessTokens": a.tls_client_certificate_bound_access_tokens,
     });
     let optional = [
         ("description", &a.description),
         ("devicePathId", &a.device_path_id),
         ("jwks", &a.jwks),
         ("jwksUrl", &a.jwks_url),
+        ("tlsClientAuthSubjectDn", &a.tls_client_auth_subject_dn),
+        ("tlsClientAuthIssuerDn", &a.tls_client_auth_issuer_dn),
     ];
     for (name, value) in optional {
         if let Some(v) = value {

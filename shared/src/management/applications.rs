@@ -91,7 +91,7 @@ async fn create(ctx: &Context<'_>, req: &Request, actor: &Actor) -> ApiResult<Re
     super::environments::require_environment(ctx, env).await?;
     let body = Body::parse(req, &["application/json"])?;
     let id = uuid::Uuid::new_v4().to_string();
-    let mut app = application_from(&body, env, &id, None)?;
+    let mut app = application_from(&ctx.app.settings, &body, env, &id, None)?;
     if app.token_endpoint_auth_method.uses_secret() {
         app.set_secret(&ctx.app.hasher, &super::application_secret::new_secret(ctx.app), None);
     }
@@ -126,7 +126,7 @@ async fn replace(ctx: &Context<'_>, req: &Request, actor: &Actor) -> ApiResult<R
     let old = find(ctx).await?;
     guard_worker(actor, &old)?;
     let body = Body::parse(req, &["application/json"])?;
-    let mut app = application_from(&body, &old.environment_id, &old.client_id, Some(&old))?;
+    let mut app = application_from(&ctx.app.settings, &body, &old.environment_id, &old.client_id, Some(&old))?;
     if app.token_endpoint_auth_method.uses_secret() && app.client_secret.is_none() {
         app.set_secret(&ctx.app.hasher, &super::application_secret::new_secret(ctx.app), None);
     }

@@ -16,8 +16,9 @@ pub enum GrantType {
     ClientCredentials,
 }
 
-/// PingOne `tokenEndpointAuthMethod` values. The JWT methods and mTLS plug in at
-/// `client_auth::authenticate`; until then such an application cannot authenticate.
+/// PingOne `tokenEndpointAuthMethod` values, and ours for the mutual-TLS methods PingOne lacks
+/// (`TLS_CLIENT_AUTH`: PingFederate's `CERTIFICATE`; `SELF_SIGNED_TLS_CLIENT_AUTH`: RFC 8705
+/// §2.2). `client_auth::authenticate` has one verifier per method.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum TokenEndpointAuthMethod {
@@ -26,12 +27,29 @@ pub enum TokenEndpointAuthMethod {
     ClientSecretPost,
     ClientSecretJwt,
     PrivateKeyJwt,
+    TlsClientAuth,
+    SelfSignedTlsClientAuth,
 }
 
 impl TokenEndpointAuthMethod {
     /// Whether the method proves a client secret (so the application has one).
     pub fn uses_secret(self) -> bool {
-        !matches!(self, TokenEndpointAuthMethod::None | TokenEndpointAuthMethod::PrivateKeyJwt)
+        use TokenEndpointAuthMethod::*;
+        matches!(self, ClientSecretBasic | ClientSecretPost | ClientSecretJwt)
+    }
+
+    /// The RFC 8414 / RFC 7591 name.
+    pub fn rfc_name(self) -> &'static str {
+        use TokenEndpointAuthMethod::*;
+        match self {
+            None => "none",
+            ClientSecretBasic => "client_secret_basic",
+            ClientSecretPost => "client_secret_post",
+            ClientSecretJwt => "client_secret_jwt",
+            PrivateKeyJwt => "private_key_jwt",
+            TlsClientAuth => "tls_client_auth",
+            SelfSignedTlsClientAuth => "self_signed_tls_client_auth",
+        }
     }
 }
 
@@ -147,6 +165,20 @@ pub struct Application {
     pub jwks: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks_url: Option<String>,
+    /// `TLS_CLIENT_AUTH`: the subject and issuer DNs (RFC 4514) the client certificate must
+    /// have (PingFederate's `clientCertSubjectDn` / `clientCertIssuerDn`; ours, PingOne has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_subject_dn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_issuer_dn: Option<String>,
+    /// Access tokens bound to the client certificate (RFC 8705 §3, `cnf.x5t#S256`).
+    #[serde(default)]
+    pub tls_client_certificate_bound_access_tokens: bool,
+    /// Request state, never stored: the `x5t#S256` thumbprint of the certificate this request's
+    /// client authenticated over, when its access tokens are bound to it (set by
+    /// `client_auth::authenticate`, read where access tokens are minted).
+    #[serde(skip)]
+    pub bound_certificate: Option<String>,
     /// Roles of a `WORKER` application (PING-MGMT §3.3); read per management request.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub role_assignments: Vec<RoleAssignment>,
@@ -200,6 +232,10 @@ impl Application {
             require_consent: false,
             jwks: None,
             jwks_url: None,
+            tls_client_auth_subject_dn: None,
+            tls_client_auth_issuer_dn: None,
+            tls_client_certificate_bound_access_tokens: false,
+            bound_certificate: None,
             role_assignments: Vec::new(),
             created_ms: 0,
             updated_ms: 0,

@@ -97,6 +97,7 @@ pub async fn run_all(store: Arc<dyn Store>) {
     code_grants_and_families(&*store).await;
     sessions_and_revoked_tokens(&*store).await;
     device_authorization_counters(&*store).await;
+    client_assertions_are_single_use(store.clone()).await;
     super::password_change_contract::run_all(&*store).await;
     super::directory_contract::run_all(store).await;
 }
@@ -378,6 +379,35 @@ async fn sessions_and_revoked_tokens(store: &dyn Store) {
     assert!(!store.token_revoked(&jti).await.unwrap());
     store.revoke_token(&jti, 1_900_000_000).await.unwrap();
     assert!(store.token_revoked(&jti).await.unwrap());
+}
+
+async fn client_assertions_are_single_use(store: Arc<dyn Store>) {
+    let now = 1_800_000_000;
+    let key = unique("assertion");
+    assert!(store.claim_assertion(&key, now + 60, now).await.unwrap(), "the first use");
+    assert!(!store.claim_assertion(&key, now + 60, now + 30).await.unwrap(), "a replay while unexpired");
+    assert!(!store.claim_assertion(&key, now + 60, now + 60).await.unwrap(), "up to its expiry");
+    assert!(store.claim_assertion(&unique("assertion"), now + 60, now).await.unwrap(), "another jti");
+    // After the expiry (a lingering item before the TTL sweep counts for nothing) the jti is free:
+    // the assertion itself can no longer pass its `exp` check by then.
+    assert!(store.claim_assertion(&key, now + 200, now + 61).await.unwrap(), "an expired use is forgotten");
+    assert!(!store.claim_assertion(&key, now + 200, now + 62).await.unwrap());
+    // Many at once: exactly one wins.
+    let key = unique("assertion");
+    let racers = (0..16).map(|_| {
+        let (store, key) = (store.clone(), key.clone());
+        tokio::spawn(async move { store.claim_assertion(&key, now + 60, now).await.unwrap() })
+    });
+    let wins = futures_count(racers).await;
+    assert_eq!(wins, 1, "16 concurrent uses of one assertion: one wins");
+}
+
+async fn futures_count(tasks: impl Iterator<Item = tokio::task::JoinHandle<bool>>) -> usize {
+    let mut wins = 0;
+    for task in tasks.collect::<Vec<_>>() {
+        wins += usize::from(task.await.unwrap());
+    }
+    wins
 }
 
 async fn device_authorization_counters(store: &dyn Store) {

@@ -141,6 +141,10 @@ impl GuardStore for CountingStore {
         self.counter.add("find_consent");
         self.inner.find_consent(env, user, client).await
     }
+    async fn claim_assertion(&self, key: &str, expires_at: i64, now_s: i64) -> StoreResult<bool> {
+        self.counter.add("claim_assertion");
+        self.inner.claim_assertion(key, expires_at, now_s).await
+    }
     async fn list_consents(&self, env: &str, user: &str) -> StoreResult<Vec<ConsentRecord>> {
         self.counter.add("list_consents");
         self.inner.list_consents(env, user).await

@@ -11,6 +11,8 @@ use super::StoreResult;
 use crate::model::{username_key, Application, Environment, Population, User};
 
 /// A directory record.
+// Records are few per request and moved rarely; boxing the application would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum Record {
     Environment(Environment),

@@ -310,6 +310,12 @@ pub trait GuardStore: Send + Sync {
     /// Scopes the user has granted the application (empty if none).
     async fn find_consent(&self, environment_id: &str, user_id: &str, client_id: &str) -> StoreResult<Vec<String>>;
 
+    /// Records a client assertion as used (RFC 7523 §3 item 7, its `jti`) until `expires_at`
+    /// (seconds): `true` the first time, `false` while an earlier use is unexpired. One
+    /// conditional write, so of any number of concurrent uses across instances exactly one wins.
+    /// `key` is the keyed hash of the environment, client and `jti` (never the raw `jti`).
+    async fn claim_assertion(&self, key: &str, expires_at: i64, now_s: i64) -> StoreResult<bool>;
+
     /// Every remembered consent of a user, by client id; also those with no scopes, which only
     /// list the token families of flows without a consent step (so revoking all a user's
     /// consents revokes every token issued to it).

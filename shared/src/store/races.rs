@@ -1,6 +1,7 @@
 //! Races at the store: 16 racers spend one thing at once, trial after trial, and exactly one
 //! wins every time. The single-use steps of every grant (device code redemption, authorization
-//! code redemption, refresh token rotation) and the claim of a username, straight at the store
+//! code redemption, refresh token rotation), the claim of a username and of a client
+//! assertion's `jti`, straight at the store
 //! so that many trials fit in the test command (`tests/tests/concurrency.rs` runs them on
 //! DynamoDB, the HTTP-level races beside them check what clients see).
 
@@ -106,6 +107,20 @@ pub async fn code_redemptions_and_rotations(store: Arc<dyn Store>, trials: std::
         });
         let answers = joined(racers).await;
         one_winner("refresh token", trial, answers, |r| matches!(r, Rotation::Rotated(_)));
+    }
+}
+
+/// One client assertion (its `jti`) presented by 16 requests at once.
+pub async fn assertion_claims(store: Arc<dyn Store>, trials: std::ops::Range<usize>) {
+    let now_s = NOW_MS / 1000;
+    for trial in trials {
+        let key = unique("assertion");
+        let racers = (0..RACERS).map(|_| {
+            let (store, key) = (store.clone(), key.clone());
+            tokio::spawn(async move { store.claim_assertion(&key, now_s + 60, now_s).await })
+        });
+        let answers = joined(racers).await;
+        one_winner("client assertion jti", trial, answers, |won| *won);
     }
 }
 

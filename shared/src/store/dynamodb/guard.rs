@@ -96,6 +96,25 @@ impl GuardStore for DynamoStore {
         }
     }
 
+    async fn claim_assertion(&self, key: &str, expires_at: i64, now_s: i64) -> StoreResult<bool> {
+        // Expired items linger until DynamoDB's TTL sweep, so an expired use does not count.
+        let token = op_token();
+        let item_key = Self::key(format!("ASSERTION#{key}"), "ASSERTION");
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(item_key.clone()))
+            .update_expression(format!("SET {TTL_ATTRIBUTE} = :exp, op_token = :op"))
+            .condition_expression(format!("attribute_not_exists(pk) OR {TTL_ATTRIBUTE} < :now OR op_token = :op"))
+            .expression_attribute_values(":exp", n(expires_at))
+            .expression_attribute_values(":now", n(now_s))
+            .expression_attribute_values(":op", s(&token))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(OnFail::AllOld);
+        Ok(self.marked(update, item_key, &token).await?.is_ok())
+    }
+
     async fn find_consent(&self, environment_id: &str, user_id: &str, client_id: &str) -> StoreResult<Vec<String>> {
         let item = self.get(Self::key(consent_pk(environment_id, user_id), client_id)).await?;
         Ok(item.map(|item| string_set(&item, "scopes")).unwrap_or_default())

@@ -49,6 +49,16 @@ impl GuardStore for MemoryStore {
         Ok(())
     }
 
+    async fn claim_assertion(&self, key: &str, expires_at: i64, now_s: i64) -> StoreResult<bool> {
+        let mut tables = self.at(now_s);
+        if tables.assertions.get(key).is_some_and(|used_until| *used_until >= now_s) {
+            return Ok(false);
+        }
+        tables.assertions.insert(key.to_owned(), expires_at);
+        tables.expires(expires_at, Expiring::Assertion(key.to_owned()));
+        Ok(true)
+    }
+
     async fn find_consent(&self, environment_id: &str, user_id: &str, client_id: &str) -> StoreResult<Vec<String>> {
         let key = (environment_id.to_owned(), user_id.to_owned(), client_id.to_owned());
         Ok(self.lock().consents.get(&key).map(|(scopes, _)| scopes.clone()).unwrap_or_default())

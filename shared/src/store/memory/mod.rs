@@ -27,6 +27,7 @@ enum Expiring {
     Counter(String),
     Code(String),
     RevokedToken(String),
+    Assertion(String),
     EndedSession(String, String),
 }
 
@@ -49,6 +50,8 @@ struct Tables {
     codes: HashMap<String, CodeGrant>,
     /// Revoked access tokens without a family: jti -> expires_at.
     revoked_tokens: HashMap<String, i64>,
+    /// Used client assertions: key -> expires_at.
+    assertions: HashMap<String, i64>,
     /// Ended sessions: (environment, session id) -> expires_at.
     ended_sessions: HashMap<(String, String), i64>,
     /// When each item expires, soonest first (an item may appear once per expiry it had).
@@ -104,6 +107,7 @@ impl Tables {
                 Expiring::Counter(k) => remove_if(&mut self.counters, &k, |(_, exp)| *exp < dead),
                 Expiring::Code(k) => remove_if(&mut self.codes, &k, |c| c.expires_at < dead),
                 Expiring::RevokedToken(k) => remove_if(&mut self.revoked_tokens, &k, |exp| *exp < dead),
+                Expiring::Assertion(k) => remove_if(&mut self.assertions, &k, |exp| *exp < dead),
                 Expiring::EndedSession(e, s) => remove_if(&mut self.ended_sessions, &(e, s), |exp| *exp < dead),
             }
         }
