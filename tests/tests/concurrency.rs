@@ -138,9 +138,15 @@ async fn username_races_on_dynamodb() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn client_assertion_races_on_dynamodb() {
+    on_dynamodb(STORE_TRIALS, races::assertion_claims).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn store_races_on_memory() {
     let store: Arc<dyn shared::store::Store> = Arc::new(shared::store::memory::MemoryStore::new());
     races::device_redemptions(store.clone(), 0..MEMORY_TRIALS).await;
     races::code_redemptions_and_rotations(store.clone(), 0..MEMORY_TRIALS).await;
-    races::username_claims(store, 0..MEMORY_TRIALS).await;
+    races::username_claims(store.clone(), 0..MEMORY_TRIALS).await;
+    races::assertion_claims(store, 0..MEMORY_TRIALS).await;
 }

@@ -174,3 +174,31 @@ fn a_base64_body_is_decoded_before_the_handler_reads_it() {
     let (response, _) = invoke("device_authorization", &env, undecoded);
     assert_eq!(response["statusCode"], 401, "the same bytes taken as text name no client: {response}");
 }
+
+/// The event with API Gateway's mutual-TLS block (PING-MGMT §11.1) holding `pem`.
+fn with_client_cert(mut event: Value, pem: &str) -> Value {
+    event["requestContext"]["authentication"] = json!({"clientCert": {
+        "clientCertPem": pem, "subjectDN": "CN=device-1", "issuerDN": "CN=device-1", "serialNumber": "1",
+        "validity": {"notBefore": "Aug 29 00:28:21 2020 GMT", "notAfter": "Aug  5 00:28:21 2120 GMT"}
+    }});
+    event
+}
+
+#[test]
+fn a_malformed_gateway_client_certificate_is_ignored_with_a_warning_that_does_not_quote_it() {
+    let env = [("STORE", "memory"), ("PUBLIC_BASE_URL", "https://auth.example.com")];
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params.distinguished_name.push(rcgen::DnType::CommonName, "device-1");
+    let good = params.self_signed(&rcgen::KeyPair::generate().unwrap()).unwrap().pem();
+    let (response, logs) = invoke("jwks", &env, with_client_cert(event("$default", "/pf/JWKS"), &good));
+    assert_eq!(response["statusCode"], 200, "{response}");
+    assert!(!logs.contains("client certificate"), "a good certificate is no news: {logs}");
+
+    let marker = "MIIBrokenButDistinctive";
+    let broken = format!("-----BEGIN CERTIFICATE-----\n{marker}\n-----END CERTIFICATE-----\n");
+    let (response, logs) = invoke("jwks", &env, with_client_cert(event("$default", "/pf/JWKS"), &broken));
+    assert_eq!(response["statusCode"], 200, "the request goes on without a certificate: {response}");
+    assert!(logs.contains("client certificate from API Gateway does not parse"), "{logs}");
+    assert!(!logs.contains(marker), "the PEM is never logged: {logs}");
+}
