@@ -8,6 +8,7 @@ pub mod admin;
 pub mod budget;
 pub mod faults;
 pub mod jose;
+pub mod mtls;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};

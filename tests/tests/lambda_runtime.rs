@@ -1,6 +1,8 @@
 //! A Lambda binary against a minimal Lambda runtime API on loopback, for the cases `cargo lambda
 //! watch` cannot stage: a broken configuration (the function answers 503 and logs why, instead of
-//! failing its start into API Gateway's bare 500) and an API Gateway stage in the raw path.
+//! failing its start into API Gateway's bare 500), an API Gateway stage in the raw path, and
+//! API Gateway's mutual TLS (`requestContext.authentication.clientCert`) authenticating a
+//! `TLS_CLIENT_AUTH` client at the token function on DynamoDB.
 //! Needs the debug binaries of `functions`, which the README's test command builds first.
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -10,7 +12,12 @@ use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use blackbox::mtls::{device_subject, example_ca, issue, params};
+use blackbox::ENV;
 use serde_json::{json, Value};
+use shared::model::{Application, GrantType, TokenEndpointAuthMethod};
+use shared::store::dynamodb::DynamoStore;
+use shared::store::DirectoryStore;
 
 struct Running(Child);
 
@@ -201,4 +208,71 @@ fn a_malformed_gateway_client_certificate_is_ignored_with_a_warning_that_does_no
     assert_eq!(response["statusCode"], 200, "the request goes on without a certificate: {response}");
     assert!(logs.contains("client certificate from API Gateway does not parse"), "{logs}");
     assert!(!logs.contains(marker), "the PEM is never logged: {logs}");
+}
+
+/// A form POST to `raw_path` (the body as text, as API Gateway delivers a form it does not
+/// encode).
+fn form_post(raw_path: &str, form: &str) -> Value {
+    let mut event = event("$default", raw_path);
+    event["requestContext"]["http"]["method"] = json!("POST");
+    event["headers"]["content-type"] = json!("application/x-www-form-urlencoded");
+    event["body"] = json!(form);
+    event
+}
+
+/// The token function on DynamoDB (a fresh table and server secret on the test server, as
+/// template.yaml configures it) with a `TLS_CLIENT_AUTH` application written to the table: the
+/// certificate API Gateway verified and passed in `clientCertPem` authenticates it in both
+/// dialects; a certificate of another subject from the same CA, or no `clientCert`, is 401
+/// invalid_client.
+#[tokio::test]
+async fn a_gateway_client_certificate_authenticates_a_tls_client_auth_application() {
+    let endpoint = blackbox::dynamodb_endpoint();
+    let table = format!("lambda-mtls-{}", uuid::Uuid::new_v4());
+    let store = DynamoStore::new(DynamoStore::client(Some(&endpoint)).unwrap(), &table);
+    store.create_table().await.expect("create a table on the test DynamoDB server");
+    let client_id = uuid::Uuid::new_v4().to_string();
+    let mut application = Application::new(ENV, &client_id, "Gateway device");
+    application.grant_types = vec![GrantType::ClientCredentials];
+    application.token_endpoint_auth_method = TokenEndpointAuthMethod::TlsClientAuth;
+    application.tls_client_auth_subject_dn = Some("CN=device-1,O=Example".into());
+    application.tls_client_auth_issuer_dn = Some("CN=Example CA,O=Example".into());
+    store.put_application(&application).await.expect("write the application");
+    let secret = blackbox::fresh_server_secret().await;
+    let env = [
+        ("STORE", "dynamodb"),
+        ("TABLE_NAME", table.as_str()),
+        ("DYNAMODB_ENDPOINT_URL", endpoint.as_str()),
+        ("SERVER_SECRET_ID", secret.as_str()),
+        ("SECRETS_MANAGER_ENDPOINT_URL", endpoint.as_str()),
+        ("PUBLIC_BASE_URL", "https://auth.example.com"),
+    ];
+
+    let example = example_ca();
+    let device = issue(params(&device_subject()), &example);
+    let other_device = [(rcgen::DnType::OrganizationName, "Example"), (rcgen::DnType::CommonName, "device-2")];
+    let other = issue(params(&other_device), &example);
+    let form = format!("grant_type=client_credentials&client_id={client_id}");
+    let token_event = |path: &str, pem: Option<&str>| {
+        let event = form_post(path, &form);
+        match pem {
+            Some(pem) => with_client_cert(event, pem),
+            None => event,
+        }
+    };
+    let body = |response: &Value| -> Value { serde_json::from_str(response["body"].as_str().unwrap()).unwrap() };
+
+    let pingone = format!("/{ENV}/as/token");
+    for path in [pingone.as_str(), "/as/token.oauth2"] {
+        let (response, logs) = invoke("token", &env, token_event(path, Some(&device.pem())));
+        assert_eq!(response["statusCode"], 200, "{path}: {response}\n{logs}");
+        let tokens = body(&response);
+        assert!(tokens["access_token"].as_str().is_some_and(|t| !t.is_empty()), "{path}: {tokens}");
+        assert_eq!(tokens["token_type"], "Bearer", "{path}: {tokens}");
+    }
+    for (case, pem) in [("another subject", Some(other.pem())), ("no clientCert", None)] {
+        let (response, logs) = invoke("token", &env, token_event(&pingone, pem.as_deref()));
+        assert_eq!(response["statusCode"], 401, "{case}: {response}\n{logs}");
+        assert_eq!(body(&response)["error"], "invalid_client", "{case}: {response}");
+    }
 }

@@ -1,306 +1,21 @@
 //! Mutual-TLS client authentication (RFC 8705) end to end: the `local-server` binary on HTTPS
-//! (`--tls-cert`, `--tls-key`, `--tls-client-ca`), applications registered through the
-//! management API, and clients presenting certificates made here with rcgen: one from the trusted
-//! CA, one from another trusted CA, one from an untrusted CA with the trusted CA's very DN, a
-//! self-signed one, an expired one, one under an intermediate CA.
+//! (`--tls-cert`, `--tls-key`, `--tls-client-ca`) on either store, applications registered
+//! through the management API, and clients presenting certificates made here with rcgen: one
+//! from the trusted CA, one from another trusted CA, one from an untrusted CA with the trusted
+//! CA's very DN, a self-signed one, an expired one, one under an intermediate CA. Both methods at
+//! the four endpoints that authenticate clients, in both dialects, on both stores.
 //!
-//! The client is tokio-rustls + hyper, not reqwest: reqwest's rustls features without a provider
-//! panic in every other reqwest client of the workspace (features are unified), and its
-//! features with one bring `ring` back beside aws-lc-rs.
+//! The certificates, the server and the TLS client are in `blackbox::mtls`.
 //! Needs the debug binary of `local-server`, which the README's test command builds first.
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
 
-use base64::engine::general_purpose::{STANDARD as B64_STD, URL_SAFE_NO_PAD as B64_URL};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64_URL;
 use base64::Engine;
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper_util::rt::TokioIo;
-use rcgen::{BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use blackbox::mtls::*;
+use blackbox::{StoreKind, BOTH_DIALECTS, ENV};
+use rcgen::DnType;
 use serde_json::{json, Value};
-use shared::demo::{ADMIN_APP_ID, ADMIN_APP_SECRET, ENVIRONMENT_ID as ENV};
-
-// --- Certificates -----------------------------------------------------------------------------
-
-/// A certificate with its key, and the chain above it that a client sends (intermediates).
-struct Identity {
-    der: Vec<u8>,
-    key: KeyPair,
-    intermediates: Vec<Vec<u8>>,
-}
-
-/// A CA: its parameters and key (for signing), its certificate, and the certificates a client
-/// of this CA sends above its own (none for a root, the CA itself for an intermediate).
-struct Ca {
-    params: CertificateParams,
-    key: KeyPair,
-    pem: String,
-    chain: Vec<Vec<u8>>,
-}
-
-fn names(rdns: &[(DnType, &str)]) -> DistinguishedName {
-    let mut dn = DistinguishedName::new();
-    for (kind, value) in rdns {
-        dn.push(kind.clone(), *value);
-    }
-    dn
-}
-
-fn params(rdns: &[(DnType, &str)]) -> CertificateParams {
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.distinguished_name = names(rdns);
-    params
-}
-
-fn ca_params(rdns: &[(DnType, &str)]) -> CertificateParams {
-    let mut p = params(rdns);
-    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    p
-}
-
-/// A self-signed root CA; `rdns` most significant first (ASN.1 order).
-fn root_ca(rdns: &[(DnType, &str)]) -> Ca {
-    let (params, key) = (ca_params(rdns), KeyPair::generate().unwrap());
-    let pem = params.self_signed(&key).unwrap().pem();
-    Ca { params, key, pem, chain: vec![] }
-}
-
-/// An intermediate CA under `root`; its certificate travels with those it issues.
-fn intermediate_ca(rdns: &[(DnType, &str)], root: &Ca) -> Ca {
-    let (params, key) = (ca_params(rdns), KeyPair::generate().unwrap());
-    let cert = params.signed_by(&key, &Issuer::from_params(&root.params, &root.key)).unwrap();
-    let chain = [vec![cert.der().to_vec()], root.chain.clone()].concat();
-    Ca { params, key, pem: cert.pem(), chain }
-}
-
-/// A certificate for `params` issued by `ca`.
-fn issue(params: CertificateParams, ca: &Ca) -> Identity {
-    let key = KeyPair::generate().unwrap();
-    let cert = params.signed_by(&key, &Issuer::from_params(&ca.params, &ca.key)).unwrap();
-    Identity { der: cert.der().to_vec(), key, intermediates: ca.chain.clone() }
-}
-
-fn device_subject() -> [(DnType, &'static str); 2] {
-    [(DnType::OrganizationName, "Example"), (DnType::CommonName, "device-1")]
-}
-
-fn self_signed(cn: &str) -> Identity {
-    let key = KeyPair::generate().unwrap();
-    let cert = params(&[(DnType::CommonName, cn)]).self_signed(&key).unwrap();
-    Identity { der: cert.der().to_vec(), key, intermediates: vec![] }
-}
-
-/// RFC 8705 §3.1, computed here independently of the server.
-fn thumbprint(identity: &Identity) -> String {
-    B64_URL.encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &identity.der))
-}
-
-/// The P-256 public JWK of `identity`'s key with the certificate as `x5c`.
-fn jwk_with_x5c(identity: &Identity) -> Value {
-    let point = identity.key.public_key_raw();
-    assert_eq!((point.len(), point[0]), (65, 4), "an uncompressed P-256 point");
-    json!({
-        "kty": "EC", "crv": "P-256", "use": "sig",
-        "x": B64_URL.encode(&point[1..33]), "y": B64_URL.encode(&point[33..]),
-        "x5c": [B64_STD.encode(&identity.der)]
-    })
-}
-
-// --- The server -------------------------------------------------------------------------------
-
-struct Running {
-    child: Child,
-    addr: SocketAddr,
-    server_root: Vec<u8>,
-    dir: PathBuf,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn local_server_binary() -> PathBuf {
-    // tests run from target/debug/deps; the binaries are in target/debug.
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe.parent().unwrap().parent().unwrap().join("local-server");
-    assert!(bin.exists(), "{} is missing: build it with `cargo build -p local-server`", bin.display());
-    bin
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-/// `local-server --addr 127.0.0.1:0` on HTTPS with its own certificate, trusting `client_cas`
-/// for client chains (none: no `--tls-client-ca`).
-fn start(client_cas: &[&Ca]) -> Running {
-    let dir = std::env::temp_dir().join(format!("mtls-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let server_key = KeyPair::generate().unwrap();
-    let server_cert = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
-        .unwrap()
-        .self_signed(&server_key)
-        .unwrap();
-    let cert = write(&dir, "server.pem", &server_cert.pem());
-    let key = write(&dir, "server-key.pem", &server_key.serialize_pem());
-    let mut command = Command::new(local_server_binary());
-    command.env_clear().env("RUST_LOG", "warn").stdout(Stdio::piped()).stderr(Stdio::inherit());
-    command.args(["--addr", "127.0.0.1:0", "--tls-cert"]).arg(&cert).arg("--tls-key").arg(&key);
-    if !client_cas.is_empty() {
-        let bundle: String = client_cas.iter().map(|ca| ca.pem.as_str()).collect();
-        command.arg("--tls-client-ca").arg(write(&dir, "client-ca.pem", &bundle));
-    }
-    let mut child = command.spawn().expect("start local-server");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(url) = line.split("listening on ").nth(1) {
-                let _ = tx.send(url.trim().to_owned());
-            }
-        }
-    });
-    let url = rx.recv_timeout(Duration::from_secs(60)).expect("local-server says where it listens");
-    let addr = url.strip_prefix("https://").expect("an https URL").parse().unwrap();
-    Running { child, addr, server_root: server_cert.der().to_vec(), dir }
-}
-
-// --- The client -------------------------------------------------------------------------------
-
-/// A TLS client trusting the server's certificate, presenting `identity` if any. Every request
-/// is a new connection (no session resumption), so each handshake presents the certificate.
-struct Client {
-    addr: SocketAddr,
-    config: Arc<rustls::ClientConfig>,
-}
-
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    headers: hyper::HeaderMap,
-    json: Value,
-}
-
-impl Running {
-    fn client(&self, identity: Option<&Identity>) -> Client {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(CertificateDer::from(self.server_root.clone())).unwrap();
-        let builder =
-            rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
-                .with_safe_default_protocol_versions()
-                .unwrap()
-                .with_root_certificates(roots);
-        let mut config = match identity {
-            None => builder.with_no_client_auth(),
-            Some(id) => {
-                let chain = std::iter::once(&id.der).chain(&id.intermediates).map(|d| CertificateDer::from(d.clone()));
-                let key = PrivateKeyDer::Pkcs8(id.key.serialize_der().into());
-                builder.with_client_auth_cert(chain.collect(), key).unwrap()
-            }
-        };
-        config.resumption = rustls::client::Resumption::disabled();
-        Client { addr: self.addr, config: Arc::new(config) }
-    }
-}
-
-impl Client {
-    async fn send(&self, method: &str, path: &str, headers: &[(&str, String)], body: String) -> Reply {
-        let tcp = tokio::net::TcpStream::connect(self.addr).await.unwrap();
-        let name = ServerName::IpAddress(self.addr.ip().into());
-        let tls = tokio_rustls::TlsConnector::from(self.config.clone()).connect(name, tcp).await.expect("handshake");
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls)).await.unwrap();
-        tokio::spawn(conn);
-        let mut request = hyper::Request::builder().method(method).uri(path).header("host", self.addr.to_string());
-        for (name, value) in headers {
-            request = request.header(*name, value);
-        }
-        let response = sender.send_request(request.body(Full::new(Bytes::from(body))).unwrap()).await.unwrap();
-        let (status, headers) = (response.status().as_u16(), response.headers().clone());
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        Reply { status, headers, json: serde_json::from_slice(&bytes).unwrap_or(Value::Null) }
-    }
-
-    async fn form(&self, path: &str, fields: &[(&str, &str)], basic: Option<(&str, &str)>) -> Reply {
-        let body = fields
-            .iter()
-            .map(|(k, v)| format!("{}={}", shared::http::encode_query_value(k), shared::http::encode_query_value(v)))
-            .collect::<Vec<_>>()
-            .join("&");
-        let mut headers = vec![("content-type", "application/x-www-form-urlencoded".to_owned())];
-        if let Some((id, secret)) = basic {
-            headers.push(("authorization", format!("Basic {}", B64_STD.encode(format!("{id}:{secret}")))));
-        }
-        self.send("POST", path, &headers, body).await
-    }
-
-    /// `client_credentials` with `client_id` in the body and no other credential (RFC 8705 §2).
-    async fn client_credentials(&self, client_id: &str) -> Reply {
-        self.form(&format!("/{ENV}/as/token"), &[("grant_type", "client_credentials"), ("client_id", client_id)], None)
-            .await
-    }
-
-    async fn json(&self, method: &str, path: &str, token: &str, body: Value) -> Reply {
-        let headers = [("content-type", "application/json".to_owned()), ("authorization", format!("Bearer {token}"))];
-        self.send(method, path, &headers, body.to_string()).await
-    }
-}
-
-/// Registers an application through the management API with the demo admin's token.
-async fn register(server: &Running, body: Value) -> String {
-    let plain = server.client(None);
-    let admin = plain
-        .form(
-            &format!("/{ENV}/as/token"),
-            &[("grant_type", "client_credentials")],
-            Some((ADMIN_APP_ID, ADMIN_APP_SECRET)),
-        )
-        .await;
-    assert_eq!(admin.status, 200, "{admin:?}");
-    let token = admin.json["access_token"].as_str().unwrap().to_owned();
-    let mut app = json!({"enabled": true, "type": "CUSTOM_APP", "protocol": "OPENID_CONNECT", "grantTypes": ["CLIENT_CREDENTIALS"]});
-    for (k, v) in body.as_object().unwrap() {
-        app[k] = v.clone();
-    }
-    let created = plain.json("POST", &format!("/v1/environments/{ENV}/applications"), &token, app).await;
-    assert_eq!(created.status, 201, "{created:?}");
-    created.json["id"].as_str().unwrap().to_owned()
-}
-
-fn tls_client_auth(extra: Value) -> Value {
-    let mut body = json!({
-        "name": format!("mTLS {}", uuid::Uuid::new_v4()), "tokenEndpointAuthMethod": "TLS_CLIENT_AUTH",
-        "tlsClientAuthSubjectDn": "CN=device-1,O=Example", "tlsClientAuthIssuerDn": "CN=Example CA,O=Example"
-    });
-    for (k, v) in extra.as_object().unwrap() {
-        body[k] = v.clone();
-    }
-    body
-}
-
-fn assert_invalid_client(reply: &Reply, case: &str) {
-    assert_eq!(reply.status, 401, "{case}: {reply:?}");
-    assert_eq!(reply.json["error"], "invalid_client", "{case}: {reply:?}");
-}
-
-fn example_ca() -> Ca {
-    root_ca(&[(DnType::OrganizationName, "Example"), (DnType::CommonName, "Example CA")])
-}
-
-fn other_ca() -> Ca {
-    root_ca(&[(DnType::OrganizationName, "Other"), (DnType::CommonName, "Other CA")])
-}
 
 // --- The tests --------------------------------------------------------------------------------
 
@@ -497,3 +212,79 @@ async fn device_flow_token(server: &Running, client: &Client, client_id: &str) -
     assert_eq!(tokens.status, 200, "{tokens:?}");
     tokens.json["access_token"].as_str().unwrap().to_owned()
 }
+
+// --- Every endpoint, both dialects, both stores -----------------------------------------------
+
+/// An app of each method (client credentials and device codes, `client_id` in the body and no
+/// other credential), in both dialects, at the four endpoints that authenticate clients: with
+/// its certificate, the token endpoint issues a token, device authorization a device code,
+/// introspection finds the token active, revocation revokes it and introspection then finds it
+/// inactive; without a certificate, or with the wrong one (another subject under the trusted
+/// CA; another self-signed certificate of the same name), each endpoint answers 401
+/// invalid_client and a refused revocation leaves the token active.
+async fn every_endpoint_in_both_dialects(kind: StoreKind) {
+    let example = example_ca();
+    let server = start_on(kind, &[&example]);
+    let grants = json!(["CLIENT_CREDENTIALS", "DEVICE_CODE"]);
+    let pki_id = register(&server, tls_client_auth(json!({ "grantTypes": grants }))).await;
+    let registered = self_signed("device-ss");
+    let self_signed_id = register(
+        &server,
+        json!({
+            "name": format!("self-signed {}", uuid::Uuid::new_v4()), "grantTypes": grants,
+            "tokenEndpointAuthMethod": "SELF_SIGNED_TLS_CLIENT_AUTH",
+            "jwks": json!({"keys": [jwk_with_x5c(&registered)]}).to_string()
+        }),
+    )
+    .await;
+    let other_device = [(DnType::OrganizationName, "Example"), (DnType::CommonName, "device-2")];
+    let methods = [
+        ("TLS_CLIENT_AUTH", pki_id, issue(params(&device_subject()), &example), issue(params(&other_device), &example)),
+        ("SELF_SIGNED_TLS_CLIENT_AUTH", self_signed_id, registered, self_signed("device-ss")),
+    ];
+    for (method, client_id, good, wrong) in &methods {
+        let (good, wrong, none) = (server.client(Some(good)), server.client(Some(wrong)), server.client(None));
+        for dialect in BOTH_DIALECTS {
+            let case = |what: &str| format!("{kind:?} {dialect:?} {method}: {what}");
+            let paths = Endpoints::of(dialect);
+            let id = ("client_id", client_id.as_str());
+
+            let cc = [("grant_type", "client_credentials"), id];
+            let issued = good.form(&paths.token, &cc, None).await;
+            assert_eq!(issued.status, 200, "{}: {issued:?}", case("token"));
+            assert_eq!(issued.json["token_type"], "Bearer", "{}: {issued:?}", case("token"));
+            let token = issued.json["access_token"].as_str().expect("an access token").to_owned();
+
+            let device = [id, ("scope", "openid")];
+            let started = good.form(&paths.device_authorization, &device, None).await;
+            assert_eq!(started.status, 200, "{}: {started:?}", case("device authorization"));
+            assert!(started.json["device_code"].is_string(), "{}: {started:?}", case("device authorization"));
+            assert!(started.json["user_code"].is_string(), "{}: {started:?}", case("device authorization"));
+
+            let with_token = [id, ("token", token.as_str())];
+            let endpoints = [
+                ("token", &paths.token, &cc[..]),
+                ("device authorization", &paths.device_authorization, &device[..]),
+                ("introspection", &paths.introspection, &with_token[..]),
+                ("revocation", &paths.revocation, &with_token[..]),
+            ];
+            for (endpoint, path, fields) in endpoints {
+                for (refused, presenting) in [(&none, "no certificate"), (&wrong, "the wrong certificate")] {
+                    let reply = refused.form(path, fields, None).await;
+                    assert_invalid_client(&reply, &case(&format!("{endpoint} with {presenting}")));
+                }
+            }
+
+            let seen = good.form(&paths.introspection, &with_token, None).await;
+            assert_eq!(seen.status, 200, "{}: {seen:?}", case("introspection"));
+            assert_eq!(seen.json["active"], true, "{}: {seen:?}", case("introspection after refusals"));
+            assert_eq!(seen.json["client_id"], client_id.as_str(), "{}: {seen:?}", case("introspection"));
+            let revoked = good.form(&paths.revocation, &with_token, None).await;
+            assert_eq!(revoked.status, 200, "{}: {revoked:?}", case("revocation"));
+            let gone = good.form(&paths.introspection, &with_token, None).await;
+            assert_eq!((gone.status, &gone.json["active"]), (200, &json!(false)), "{}: {gone:?}", case("revoked"));
+        }
+    }
+}
+
+blackbox::on_both_stores!(every_endpoint_in_both_dialects);
