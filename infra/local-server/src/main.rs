@@ -118,8 +118,8 @@ async fn run(args: Args) -> Result<(), String> {
                 StoreSettings::DynamoDb { table: args.table.clone(), endpoint_url: Some(endpoint.clone()) };
             let dynamo = DynamoStore::new(DynamoStore::client(Some(endpoint))?, &args.table);
             match dynamo.create_table().await {
-                Ok(()) => println!("created table {}", args.table),
-                Err(err) => println!("using existing table {} ({err})", args.table),
+                Ok(()) => say(format_args!("created table {}", args.table)),
+                Err(err) => say(format_args!("using existing table {} ({err})", args.table)),
             }
             Arc::new(dynamo)
         }
@@ -130,7 +130,7 @@ async fn run(args: Args) -> Result<(), String> {
     let app = Arc::new(App::new(settings, store, hasher, signer, Arc::new(SystemClock), Arc::new(OsRandom)));
     shared::demo::seed(&app).await.map_err(|e| e.to_string())?;
     if args.seed_only {
-        println!("seeded the demo data");
+        say("seeded the demo data");
         return Ok(());
     }
     let server = match tls {
@@ -138,9 +138,16 @@ async fn run(args: Args) -> Result<(), String> {
         Some(tls) => local_server::Server::serve_tls(app, listener, local_server::Limits::default(), tls),
     }
     .map_err(|e| e.to_string())?;
-    println!("Ping-compatible authorization server listening on {}", server.url());
-    println!("{}", shared::demo::describe(&base));
+    say(format_args!("Ping-compatible authorization server listening on {}", server.url()));
+    say(shared::demo::describe(&base));
     tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;
     server.stop().await;
     Ok(())
+}
+
+/// A line on stdout. A reader that went away (`local-server | head -1`) does not stop the server,
+/// as `println!` would by panicking on the broken pipe.
+fn say(line: impl std::fmt::Display) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout(), "{line}");
 }
