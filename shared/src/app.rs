@@ -78,6 +78,10 @@ pub struct App {
     directory: Mutex<DirectoryCache>,
     /// The keys of clients that register a `jwksUrl`.
     pub jwks: crate::client_auth::jwks::JwksCache,
+    /// The discovery documents, built at first use.
+    pub discovery: crate::endpoints::discovery::Documents,
+    /// The flows this instance answered with last (`flows::cache`).
+    pub flows: crate::flows::cache::FlowCache,
 }
 
 impl App {
@@ -100,6 +104,8 @@ impl App {
             audit,
             directory: Mutex::new(HashMap::new()),
             jwks: Default::default(),
+            discovery: Default::default(),
+            flows: Default::default(),
         }
     }
 

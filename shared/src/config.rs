@@ -50,6 +50,24 @@ pub struct Settings {
     /// template's custom domain with `MutualTlsTruststoreUri`); discovery then publishes
     /// `mtls_endpoint_aliases` there (RFC 8705 §5). `None`: no such domain.
     pub mtls_base_url: Option<String>,
+    /// Ours: the device authorization rate limits (see `DeviceAuthorizationLimits`).
+    pub device_authorization_limits: DeviceAuthorizationLimits,
+}
+
+/// Device authorization requests allowed per minute (`DEVICE_AUTHORIZATION_PER_NETWORK_PER_MINUTE`,
+/// `DEVICE_AUTHORIZATION_PER_CLIENT_PER_MINUTE`); `None` (the variable set to 0): no limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeviceAuthorizationLimits {
+    /// Per network (an IPv4 address, an IPv6 /64).
+    pub per_network: Option<u32>,
+    /// Per application.
+    pub per_client: Option<u32>,
+}
+
+impl Default for DeviceAuthorizationLimits {
+    fn default() -> Self {
+        Self { per_network: Some(20), per_client: Some(600) }
+    }
 }
 
 impl Settings {
@@ -111,10 +129,28 @@ impl Settings {
                 Some(other) => Err(format!("{name} must be true or false, got '{other}'")),
             }
         };
+        let per_minute = |name: &str, default: Option<u32>| -> Result<Option<u32>, String> {
+            match get(name) {
+                None => Ok(default),
+                Some(v) => match v.trim().parse::<u32>() {
+                    Ok(0) => Ok(None),
+                    Ok(n) => Ok(Some(n)),
+                    Err(_) => {
+                        Err(format!("{name} must be a whole number of requests per minute (0: no limit), got '{v}'"))
+                    }
+                },
+            }
+        };
+        let defaults = DeviceAuthorizationLimits::default();
+        let device_authorization_limits = DeviceAuthorizationLimits {
+            per_network: per_minute("DEVICE_AUTHORIZATION_PER_NETWORK_PER_MINUTE", defaults.per_network)?,
+            per_client: per_minute("DEVICE_AUTHORIZATION_PER_CLIENT_PER_MINUTE", defaults.per_client)?,
+        };
         let previous_signing_keys =
             ["PREVIOUS_ES256_PRIVATE_KEY", "PREVIOUS_RS256_PRIVATE_KEY"].iter().filter_map(|name| get(name)).collect();
         Ok(Self {
             previous_signing_keys,
+            device_authorization_limits,
             bypass_activation_code_confirmation: flag("BYPASS_ACTIVATION_CODE_CONFIRMATION")?,
             bypass_authorization_approval: flag("BYPASS_AUTHORIZATION_APPROVAL")?,
             jwks_allow_loopback: flag("JWKS_ALLOW_LOOPBACK")?,
@@ -185,5 +221,21 @@ mod tests {
                 .unwrap();
         assert_eq!(s.public_base_url, "https://auth.example.com");
         assert!(!s.insecure_loopback());
+    }
+
+    #[test]
+    fn device_authorization_limits_default_and_switch_off() {
+        assert_eq!(settings(&[]).unwrap().device_authorization_limits, DeviceAuthorizationLimits::default());
+        let s = settings(&[
+            ("DEVICE_AUTHORIZATION_PER_NETWORK_PER_MINUTE", "0"),
+            ("DEVICE_AUTHORIZATION_PER_CLIENT_PER_MINUTE", "5000"),
+        ])
+        .unwrap();
+        assert_eq!(
+            s.device_authorization_limits,
+            DeviceAuthorizationLimits { per_network: None, per_client: Some(5000) }
+        );
+        let bad = settings(&[("DEVICE_AUTHORIZATION_PER_CLIENT_PER_MINUTE", "-1")]).unwrap_err();
+        assert!(bad.contains("DEVICE_AUTHORIZATION_PER_CLIENT_PER_MINUTE") && bad.contains("0: no limit"), "{bad}");
     }
 }

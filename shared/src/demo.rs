@@ -3,7 +3,6 @@
 use crate::app::App;
 use crate::config::DEFAULT_ENVIRONMENT_ID;
 use crate::model::{AppType, Application, GrantType, TokenEndpointAuthMethod, User};
-use crate::passwords::hash_password;
 use crate::store::StoreResult;
 
 pub const ENVIRONMENT_ID: &str = DEFAULT_ENVIRONMENT_ID;
@@ -18,6 +17,10 @@ pub const ADMIN_APP_SECRET: &str = "demo-admin-secret";
 pub const POPULATION_ID: &str = "00000000-0000-4000-8000-0000000000c1";
 pub const USERNAME: &str = "demo";
 pub const PASSWORD: &str = "demo-password";
+/// `PASSWORD` hashed with this server's Argon2id parameters, once: the password is public, and
+/// hashing it at every start would cost each start about 20 MB of memory and 30 ms.
+const PASSWORD_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$xIi53rngrB7M54DKaWoo5w$gtkW2YOaARH26SMNZ9DzxlgfQDmQIkmeMZL41+TUnS0";
 
 /// The public device application (a TV or CLI).
 pub fn device_app() -> Application {
@@ -49,7 +52,7 @@ pub fn admin_app(app: &App) -> Application {
 }
 
 pub fn user() -> User {
-    let mut user = User::new(ENVIRONMENT_ID, USER_ID, USERNAME, Some(hash_password(PASSWORD)));
+    let mut user = User::new(ENVIRONMENT_ID, USER_ID, USERNAME, Some(PASSWORD_HASH.to_owned()));
     user.population_id = POPULATION_ID.to_owned();
     user.given_name = Some("Demo".to_owned());
     user.family_name = Some("User".to_owned());
@@ -78,4 +81,16 @@ pub fn describe(base_url: &str) -> String {
          \x20 user        {USERNAME} / {PASSWORD}\n\
          Try: curl -s -d client_id={DEVICE_APP_ID} -d scope=openid {base_url}/{ENVIRONMENT_ID}/as/device_authorization"
     )
+}
+
+#[cfg(test)]
+mod password_hash_tests {
+    #[tokio::test]
+    async fn the_stored_demo_hash_is_the_demo_password_under_the_servers_parameters() {
+        assert!(crate::passwords::check_password(super::PASSWORD, Some(super::PASSWORD_HASH)).await);
+        assert!(!crate::passwords::check_password("demo-passwore", Some(super::PASSWORD_HASH)).await);
+        let fresh = crate::passwords::hash_password(super::PASSWORD);
+        let params = |phc: &str| phc.split('$').take(4).collect::<Vec<_>>().join("$");
+        assert_eq!(params(&fresh), params(super::PASSWORD_HASH), "same algorithm, version and cost");
+    }
 }

@@ -153,7 +153,11 @@ impl Params {
 
 /// A JSON response with the given status.
 pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
-    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    json_bytes(status, serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec()))
+}
+
+/// A JSON response of a document already serialized.
+pub fn json_bytes(status: StatusCode, bytes: Vec<u8>) -> Response {
     let mut response = http::Response::new(bytes);
     *response.status_mut() = status;
     let headers = response.headers_mut();

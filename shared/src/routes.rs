@@ -229,31 +229,37 @@ pub static ROUTES: &[Route] = &[
 ];
 
 fn match_path(pattern: &'static str, path: &str, default_env: &str) -> Option<PathParams> {
-    let mut params = PathParams { environment_id: default_env.to_owned(), ..Default::default() };
-    let pattern_segments = pattern.trim_start_matches('/').split('/');
+    let mut environment_id = None;
+    let mut values = Vec::new();
     let mut path_segments = path.trim_start_matches('/').split('/');
-    for expected in pattern_segments {
+    for expected in pattern.trim_start_matches('/').split('/') {
         let actual = path_segments.next()?;
-        let decoded = || percent_decode(actual);
         match expected {
-            "{envId}" => {
-                // PingOne environment ids are UUIDs, written lowercase with hyphens. Only that
-                // spelling routes: the issuer must be the URL the client used (OIDC Discovery
-                // §4.3, RFC 8414 §3.3), so `/{ENV in capitals}/as` may not answer for `/{env}/as`.
-                let uuid = uuid::Uuid::try_parse(actual).ok()?;
-                params.environment_id = uuid.hyphenated().to_string();
-                if params.environment_id != actual {
-                    return None;
-                }
-            }
+            // PingOne environment ids are UUIDs, written lowercase with hyphens. Only that
+            // spelling routes: the issuer must be the URL the client used (OIDC Discovery §4.3,
+            // RFC 8414 §3.3), so `/{ENV in capitals}/as` may not answer for `/{env}/as`.
+            "{envId}" if is_canonical_uuid(actual) => environment_id = Some(actual),
+            "{envId}" => return None,
             param if param.starts_with('{') && param.ends_with('}') => {
-                params.values.push((&param[1..param.len() - 1], decoded()?));
+                values.push((&param[1..param.len() - 1], percent_decode(actual)?));
             }
             literal if literal == actual => {}
             _ => return None,
         }
     }
-    path_segments.next().is_none().then_some(params)
+    path_segments
+        .next()
+        .is_none()
+        .then(|| PathParams { environment_id: environment_id.unwrap_or(default_env).to_owned(), values })
+}
+
+/// Whether `s` is a UUID as PingOne writes one: 8-4-4-4-12 lowercase hex digits.
+fn is_canonical_uuid(s: &str) -> bool {
+    s.len() == 36
+        && s.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_digit() || (b'a'..=b'f').contains(&b),
+        })
 }
 
 fn percent_decode(segment: &str) -> Option<String> {
@@ -409,6 +415,26 @@ mod tests {
 
     const ENV: &str = "00000000-0000-4000-8000-000000000001";
     const OTHER: &str = "11111111-2222-4333-8444-555555555555";
+
+    #[test]
+    fn canonical_uuids_are_exactly_what_uuid_writes() {
+        for id in ["00000000-0000-4000-8000-000000000001", &uuid::Uuid::new_v4().to_string()] {
+            assert!(is_canonical_uuid(id), "{id}");
+        }
+        for id in [
+            "00000000-0000-4000-8000-00000000000A",
+            "{00000000-0000-4000-8000-000000000001}",
+            "00000000000040008000000000000001",
+            "00000000-0000-4000-8000-0000000000011",
+            "00000000-0000-4000-8000_000000000001",
+            "0000000g-0000-4000-8000-000000000001",
+            "",
+        ] {
+            assert!(!is_canonical_uuid(id), "{id}");
+            let parsed = uuid::Uuid::try_parse(id).map(|u| u.hyphenated().to_string());
+            assert!(parsed.as_deref() != Ok(id), "uuid agrees: {id}");
+        }
+    }
 
     #[test]
     fn only_the_canonical_environment_id_routes() {

@@ -60,6 +60,8 @@ pub struct Signer {
     rng: SystemRandom,
     /// Every published key, parsed once, for checking tokens this server issued.
     verifiers: Vec<(String, jsonwebtoken::Algorithm, jsonwebtoken::DecodingKey)>,
+    /// The JWKS as served, serialized once (the keys change only with a new instance).
+    jwks_document: Vec<u8>,
 }
 
 impl Signer {
@@ -104,7 +106,10 @@ impl Signer {
                 Some((k.kid.clone(), alg, jsonwebtoken::DecodingKey::from_jwk(&jwk).ok()?))
             })
             .collect();
-        Self { es256, rs256, previous, rng: SystemRandom::new(), verifiers }
+        let mut signer =
+            Self { es256, rs256, previous, rng: SystemRandom::new(), verifiers, jwks_document: Vec::new() };
+        signer.jwks_document = serde_json::to_vec(&signer.jwks()).expect("a JWKS serializes");
+        signer
     }
 
     /// The claims of a token this server signed (any published key), if its signature holds and
@@ -177,6 +182,11 @@ impl Signer {
             }
         };
         format!("{input}.{}", B64.encode(signature))
+    }
+
+    /// `jwks()` serialized, as the JWKS endpoint serves it.
+    pub fn jwks_document(&self) -> &[u8] {
+        &self.jwks_document
     }
 
     /// The JSON Web Key Set of the public keys (RFC 7517 §5).
@@ -311,6 +321,7 @@ mod tests {
         let a = Signer::from_pem(&ec, &rsa).unwrap();
         let b = Signer::from_pem(&ec, &rsa).unwrap();
         assert_eq!(a.jwks(), b.jwks(), "the same keys give the same JWKS and kids");
+        assert_eq!(serde_json::from_slice::<Value>(a.jwks_document()).unwrap(), a.jwks(), "served as built");
         assert!(Signer::from_pem("not pem!", &rsa).unwrap_err().contains("PEM"));
         assert!(Signer::from_pem(&rsa, &rsa).unwrap_err().contains("ES256"));
     }

@@ -72,20 +72,33 @@ pub async fn fresh_dynamo_table() -> DynamoStore {
 /// with its retries 5 s; the loopback defaults are longer) so that injected timeouts cost little
 /// while a busy test server still answers in time; retries as in production.
 pub async fn faulty_dynamo_table(faults: &faults::Faults) -> DynamoStore {
-    let table = format!("ping-test-{}", uuid::Uuid::new_v4());
-    let plain = DynamoStore::new(DynamoStore::client(Some(&dynamodb_endpoint())).unwrap(), &table);
-    plain.create_table().await.expect("create a table on the test DynamoDB server");
     let timeouts = aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
         .connect_timeout(std::time::Duration::from_millis(500))
         .operation_attempt_timeout(std::time::Duration::from_secs(2))
         .operation_timeout(std::time::Duration::from_secs(5))
         .build();
-    let config = DynamoStore::client_config(Some(&dynamodb_endpoint()))
-        .unwrap()
-        .http_client(faults.http_client())
-        .timeout_config(timeouts)
-        .build();
-    DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), table)
+    dynamo_table_through(faults, Some(timeouts)).await
+}
+
+/// A fresh table reached through `wire` with nothing armed, with the loopback timeouts of
+/// `fresh_dynamo_table` (a slow test server is waited for, not retried): `wire` counts every
+/// request the SDK sends, retries included, and changes none.
+pub async fn metered_dynamo_table(wire: &faults::Faults) -> DynamoStore {
+    dynamo_table_through(wire, None).await
+}
+
+async fn dynamo_table_through(
+    faults: &faults::Faults,
+    timeouts: Option<aws_sdk_dynamodb::config::timeout::TimeoutConfig>,
+) -> DynamoStore {
+    let table = format!("ping-test-{}", uuid::Uuid::new_v4());
+    let plain = DynamoStore::new(DynamoStore::client(Some(&dynamodb_endpoint())).unwrap(), &table);
+    plain.create_table().await.expect("create a table on the test DynamoDB server");
+    let mut config = DynamoStore::client_config(Some(&dynamodb_endpoint())).unwrap().http_client(faults.http_client());
+    if let Some(timeouts) = timeouts {
+        config = config.timeout_config(timeouts);
+    }
+    DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config.build()), table)
 }
 
 /// A fresh secret on the test server (moto serves Secrets Manager beside DynamoDB), as
@@ -180,21 +193,23 @@ impl TestServer {
 
     /// Starts on a fresh DynamoDB table reached through `faults` (see `faults`).
     pub async fn start_with_faults(faults: &faults::Faults) -> Self {
-        Self::start_inner(StoreKind::DynamoDb, |_| {}, Some(faults)).await
+        Self::start_inner(StoreKind::DynamoDb, |_| {}, Some(faulty_dynamo_table(faults).await)).await
     }
 
-    async fn start_inner(
-        kind: StoreKind,
-        configure: impl FnOnce(&mut Settings),
-        faults: Option<&faults::Faults>,
-    ) -> Self {
+    /// Starts on a fresh DynamoDB table reached through `wire`, which counts the requests the SDK
+    /// sends (see `metered_dynamo_table`, `budget::Meter`).
+    pub async fn start_metered(wire: &faults::Faults) -> Self {
+        Self::start_inner(StoreKind::DynamoDb, |_| {}, Some(metered_dynamo_table(wire).await)).await
+    }
+
+    async fn start_inner(kind: StoreKind, configure: impl FnOnce(&mut Settings), table: Option<DynamoStore>) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let (inner, dynamo): (Arc<dyn Store>, Option<Arc<DynamoStore>>) = match (kind, faults) {
+        let (inner, dynamo): (Arc<dyn Store>, Option<Arc<DynamoStore>>) = match (kind, table) {
             (StoreKind::Memory, _) => (Arc::new(MemoryStore::new()), None),
-            (StoreKind::DynamoDb, faults) => {
-                let store = Arc::new(match faults {
-                    Some(faults) => faulty_dynamo_table(faults).await,
+            (StoreKind::DynamoDb, table) => {
+                let store = Arc::new(match table {
+                    Some(table) => table,
                     None => fresh_dynamo_table().await,
                 });
                 (store.clone(), Some(store))
@@ -219,6 +234,7 @@ impl TestServer {
             bypass_authorization_approval: false,
             jwks_allow_loopback: false,
             mtls_base_url: None,
+            device_authorization_limits: Default::default(),
         };
         let mut settings = settings;
         configure(&mut settings);

@@ -120,7 +120,7 @@ async fn unauthenticated_callers_store_little(kind: StoreKind) {
     };
     let now_s = shared::clock::Clock::now_s(&*s.clock);
     s.advance_s(60 - now_s.rem_euclid(60));
-    for _ in 0..shared::grants::device_code::PER_NETWORK_PER_MINUTE {
+    for _ in 0..shared::config::DeviceAuthorizationLimits::default().per_network.unwrap() {
         assert_eq!(device("127.0.40.1").await.status, 200);
     }
     let limited = device("127.0.40.1").await;

@@ -14,7 +14,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::StatusCode;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
-use hyper::body::Incoming;
+use hyper::body::{Body as _, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -186,7 +186,14 @@ async fn serve(
     req: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
     let (parts, body) = req.into_parts();
-    let read = tokio::time::timeout(body_timeout, Limited::new(body, MAX_BODY).collect()).await;
+    // Most GETs have no body: no timer to arm for one.
+    let read = if body.is_end_stream() {
+        Ok(Ok(Vec::new()))
+    } else {
+        tokio::time::timeout(body_timeout, Limited::new(body, MAX_BODY).collect())
+            .await
+            .map(|collected| collected.map(|c| c.to_bytes().to_vec()))
+    };
     let refused = |status: StatusCode, message: &str| {
         let default_env = &app.settings.default_environment_id;
         let response = shared::routes::edge_error(parts.uri.path(), default_env, status, message);
@@ -194,7 +201,7 @@ async fn serve(
         Ok(hyper::Response::from_parts(head, Full::new(Bytes::from(body))))
     };
     let body = match read {
-        Ok(Ok(collected)) => collected.to_bytes().to_vec(),
+        Ok(Ok(bytes)) => bytes,
         Ok(Err(err)) if err.downcast_ref::<LengthLimitError>().is_some() => {
             return refused(StatusCode::PAYLOAD_TOO_LARGE, "The request body is too large (at most 64 KiB).");
         }

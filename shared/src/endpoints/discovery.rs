@@ -3,22 +3,44 @@
 //! `/.well-known/openid-configuration`, and the same document at the RFC 8414
 //! `oauth-authorization-server` locations.
 
+use std::sync::OnceLock;
+
 use http::StatusCode;
 use serde_json::json;
 
-use crate::app::Endpoint;
+use crate::app::{App, Dialect, Endpoint};
 use crate::client_auth::jws::Alg;
 use crate::context::Context;
 use crate::endpoints::token::DEVICE_CODE_GRANT;
 use crate::grants::ACR_SINGLE_FACTOR;
-use crate::http::{json, Request, Response};
+use crate::http::{json, json_bytes, Request, Response};
 use crate::model::TokenEndpointAuthMethod;
+
+/// Stands for the environment id in the documents built once per dialect: the id only ever
+/// appears inside URLs, and routes only as a canonical UUID, so a plain replace is exact.
+const ENVIRONMENT_PLACEHOLDER: &str = "ffffffff-ffff-ffff-ffff-ffffffffffff";
+
+/// The metadata of each dialect, serialized once per instance (it depends only on the settings).
+#[derive(Default)]
+pub struct Documents(OnceLock<[String; 2]>);
 
 pub async fn handle(ctx: &Context<'_>, _req: &Request) -> Response {
     let app = ctx.app;
     let env = ctx.environment_id();
-    let issuer = app.issuer(ctx.dialect, env);
-    let url = |endpoint| app.endpoint_url(ctx.dialect, env, endpoint);
+    if app.settings.public_base_url.contains(ENVIRONMENT_PLACEHOLDER) {
+        return json(StatusCode::OK, &document(ctx.app, ctx.dialect, env));
+    }
+    let documents = app.discovery.0.get_or_init(|| {
+        [Dialect::PingOne, Dialect::PingFederate]
+            .map(|d| serde_json::to_string(&document(app, d, ENVIRONMENT_PLACEHOLDER)).expect("metadata serializes"))
+    });
+    let template = &documents[usize::from(ctx.dialect == Dialect::PingFederate)];
+    json_bytes(StatusCode::OK, template.replace(ENVIRONMENT_PLACEHOLDER, env).into_bytes())
+}
+
+fn document(app: &App, dialect: Dialect, env: &str) -> serde_json::Value {
+    let issuer = app.issuer(dialect, env);
+    let url = |endpoint| app.endpoint_url(dialect, env, endpoint);
     use TokenEndpointAuthMethod as M;
     let confidential: Vec<&str> = [
         M::ClientSecretBasic,
@@ -78,9 +100,9 @@ pub async fn handle(ctx: &Context<'_>, _req: &Request) -> Response {
         ];
         let aliases: serde_json::Map<String, serde_json::Value> = aliases
             .into_iter()
-            .filter_map(|(name, e)| app.mtls_endpoint_url(ctx.dialect, env, e).map(|u| (name.to_owned(), json!(u))))
+            .filter_map(|(name, e)| app.mtls_endpoint_url(dialect, env, e).map(|u| (name.to_owned(), json!(u))))
             .collect();
         body["mtls_endpoint_aliases"] = serde_json::Value::Object(aliases);
     }
-    json(StatusCode::OK, &body)
+    body
 }

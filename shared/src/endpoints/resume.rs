@@ -23,7 +23,17 @@ pub async fn handle(ctx: &Context<'_>, req: &Request) -> Response {
         Opened::Foreign(_) => return pages.other_browser(),
         Opened::Own(started) => started,
     };
-    let flow = match flows::current(app, &started).await {
+    // A completed flow this instance answered last: resume's write is conditional on it
+    // (`flows::cache`), so no read is needed.
+    let remembered = app
+        .flows
+        .recall(&started.flow.flow_id, app.clock.now_ms())
+        .filter(|f| flows::status(f) == FlowStatus::Completed && f.environment_id == started.flow.environment_id);
+    let current = match remembered {
+        Some(flow) => Ok(flow),
+        None => flows::current(app, &started).await,
+    };
+    let flow = match current {
         Ok(flow) => flow,
         Err(e) if e.status == StatusCode::NOT_FOUND => return pages.invalid(),
         Err(e) => return show(e.status, &e.message),
@@ -33,7 +43,10 @@ pub async fn handle(ctx: &Context<'_>, req: &Request) -> Response {
     };
     match flows::status(&flow) {
         FlowStatus::Completed => match issue_code(app, &flow).await {
-            Ok(Some(code)) => redirect(&code_redirect(&request, &code)),
+            Ok(Some(code)) => {
+                app.flows.forget(&flow.flow_id);
+                redirect(&code_redirect(&request, &code))
+            }
             Ok(None) => {
                 show(StatusCode::BAD_REQUEST, "This sign-in was already completed. Start again from the application.")
             }

@@ -43,7 +43,14 @@ pub(super) async fn auto_approve(app: &App, step: FlowStep) -> Result<FlowStep, 
 
 pub(super) async fn decide(app: &App, started: &FlowRecord, accept: bool) -> Result<FlowStep, Refusal> {
     let now = app.clock.now_ms();
-    let current = app.store.get_flow(&started.flow_id).await?;
+    // Both writes below are conditional on the state this step expects (`flows::cache`).
+    let remembered = app.flows.recall(&started.flow_id, now).filter(|f| {
+        matches!(status(f), FlowStatus::ConsentRequired | FlowStatus::DagConsentRequired) && f.user.is_some()
+    });
+    let current = match remembered {
+        Some(flow) => Some(flow),
+        None => app.store.get_flow(&started.flow_id).await?,
+    };
     if let Some(flow) = current.as_ref().filter(|f| f.authorize.is_some()) {
         if flow.expires_ms <= now || status(flow) != FlowStatus::ConsentRequired {
             return Err(Refusal::WrongState {

@@ -10,6 +10,7 @@
 //! browser's key, and every action and read checks it. Only starting a flow may apply a session;
 //! reading a flow never changes it.
 
+pub mod cache;
 mod consent;
 pub mod flow_id;
 pub mod guard;
@@ -263,6 +264,7 @@ async fn act(
         let action = if step.flow.authorize.is_some() { Action::AuthorizationConsent } else { Action::DeviceConsent };
         audit_step(app, started, action, Ok(&step.flow));
     }
+    app.flows.remember(&step.flow);
     Ok(step)
 }
 

@@ -19,11 +19,6 @@ const EXTRA_POLLS: usize = 64;
 /// Draws of a fresh user code before giving up (a collision among live codes is rare: 20^8).
 const USER_CODE_ATTEMPTS: usize = 5;
 
-/// Device authorizations a network (IPv4 address, IPv6 /64) may ask for per minute.
-pub const PER_NETWORK_PER_MINUTE: u32 = 20;
-/// Device authorizations one application may ask for per minute, from everywhere.
-pub const PER_CLIENT_PER_MINUTE: u32 = 600;
-
 /// What the device is told at the device authorization endpoint.
 #[derive(Debug)]
 pub struct DeviceAuthorization {
@@ -90,11 +85,12 @@ pub async fn authorize(
                 });
             }
             Created::UserCodeTaken => {}
-            Created::Limited(_) => {
+            Created::Limited(limit) => {
                 app.audit(env, Action::DeviceAuthorizationCreated, Status::Failed, "Refused by the rate limits.")
                     .client(&application.client_id)
                     .emit();
-                let wait = counters[0].expires_at - now_ms.div_euclid(1000);
+                let window_end = limit.first().and_then(|i| counters.get(*i)).map_or(0, |c| c.expires_at);
+                let wait = (window_end - now_ms.div_euclid(1000)).max(1);
                 return Err(OAuthError::rate_limited(
                     format!("Too many device authorization requests; retry in {wait} seconds."),
                     wait,
@@ -106,18 +102,28 @@ pub async fn authorize(
     Err(OAuthError::temporarily_unavailable())
 }
 
-/// The rate counters of a device authorization: per network and per client, per minute. Both
-/// count in the same write that creates the grant, so they hold across instances at no extra
-/// store request.
+/// The rate counters of a device authorization: per network and per client, per minute, each
+/// unless switched off (`Settings::device_authorization_limits`). Both count in the same write
+/// that creates the grant, so they hold across instances at no extra store request.
 fn rate_counters(app: &App, env: &str, client_id: &str, ip: Option<std::net::IpAddr>, now_s: i64) -> Vec<Counter> {
     let window = now_s.div_euclid(60);
     let expires_at = (window + 1) * 60;
     let (network, _) = crate::flows::guard::buckets(ip);
-    let key = |what: String| app.hasher.digest(Purpose::Counter, env, &format!("DeviceAuthorization|{window}|{what}"));
-    vec![
-        Counter { key: key(format!("network|{network}")), expires_at, below: Some(PER_NETWORK_PER_MINUTE) },
-        Counter { key: key(format!("client|{client_id}")), expires_at, below: Some(PER_CLIENT_PER_MINUTE) },
+    let limits = app.settings.device_authorization_limits;
+    let counter = |what: String, below: Option<u32>| {
+        below.map(|below| Counter {
+            key: app.hasher.digest(Purpose::Counter, env, &format!("DeviceAuthorization|{window}|{what}")),
+            expires_at,
+            below: Some(below),
+        })
+    };
+    [
+        counter(format!("network|{network}"), limits.per_network),
+        counter(format!("client|{client_id}"), limits.per_client),
     ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 /// The polling history of a grant, replayed: RFC 8628 §3.5 asks that a client polling faster

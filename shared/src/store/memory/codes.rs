@@ -21,11 +21,12 @@ impl GuardStore for MemoryStore {
         if flow_refused.is_some() || !counters.is_empty() {
             return Ok(UserCodeOutcome::Refused { flow: flow_refused.cloned().map(Box::new), counters });
         }
-        let code_key = (fresh.environment_id.clone(), attempt.user_code_hash.to_owned());
-        let found =
-            tables.user_codes.get(&code_key).filter(|u| attempt.application_id.is_none_or(|app| app == u.client_id));
+        let found = tables
+            .device
+            .user_code(&fresh.environment_id, attempt.user_code_hash)
+            .filter(|u| attempt.application_id.is_none_or(|app| app == u.client_id));
         if let Some(entry) = found {
-            return Ok(UserCodeOutcome::Found(entry.clone()));
+            return Ok(UserCodeOutcome::Found(entry));
         }
         let mut flow = stored.unwrap_or_else(|| fresh.clone());
         flow.code_failures += 1;
@@ -204,11 +205,11 @@ impl CodeStore for MemoryStore {
         let next = Some(generation + 1);
         match kind {
             GrantKind::Device => {
-                if let Some(g) = tables.grants.get_mut(grant_id) {
+                tables.device.update(grant_id, |g| {
                     g.rt_generation = next;
                     g.expires_at = keep_until;
-                }
-                tables.expires(keep_until, Expiring::Grant(grant_id.to_owned()));
+                });
+                tables.expires(keep_until, Expiring::Grant(grant_id.into()));
             }
             GrantKind::Code => {
                 if let Some(c) = tables.codes.get_mut(grant_id) {

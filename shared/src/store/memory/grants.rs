@@ -16,16 +16,14 @@ impl DeviceGrantStore for MemoryStore {
         if !limited.is_empty() {
             return Ok(Created::Limited(limited));
         }
-        let code_key = (user_code.environment_id.clone(), user_code.user_code_hash.clone());
-        let code_live = tables.user_codes.get(&code_key).is_some_and(|u| u.expires_at >= now_s);
-        if code_live || tables.grants.contains_key(&grant.grant_id) {
+        if tables.device.user_code_live(&user_code.environment_id, &user_code.user_code_hash, now_s)
+            || tables.device.contains(&grant.grant_id)
+        {
             return Ok(Created::UserCodeTaken);
         }
         tables.add(counters, 1);
-        tables.expires(user_code.expires_at, Expiring::UserCode(code_key.0.clone(), code_key.1.clone()));
-        tables.user_codes.insert(code_key, user_code.clone());
-        tables.expires(grant.expires_at, Expiring::Grant(grant.grant_id.clone()));
-        tables.grants.insert(grant.grant_id.clone(), grant.clone());
+        let grant_id = tables.device.insert(grant, user_code);
+        tables.expires(grant.expires_at.max(user_code.expires_at), Expiring::Grant(grant_id));
         Ok(Created::Created)
     }
 
@@ -38,17 +36,17 @@ impl DeviceGrantStore for MemoryStore {
         max_polls: usize,
     ) -> StoreResult<PollRecord> {
         let mut tables = self.lock();
-        let Some(grant) = tables.grants.get_mut(grant_id) else {
-            return Ok(PollRecord::Unknown);
-        };
-        if grant.client_id != client_id || !(grant.issuer.is_empty() || grant.issuer == issuer) {
-            return Ok(PollRecord::Unknown);
-        }
-        if grant.polls.len() >= max_polls {
-            return Ok(PollRecord::LogFull(grant.clone()));
-        }
-        grant.polls.push(now_ms);
-        Ok(PollRecord::Recorded(grant.clone()))
+        let polled = tables.device.update(grant_id, |grant| {
+            if grant.client_id != client_id || !(grant.issuer.is_empty() || grant.issuer == issuer) {
+                return PollRecord::Unknown;
+            }
+            if grant.polls.len() >= max_polls {
+                return PollRecord::LogFull(grant.clone());
+            }
+            grant.polls.push(now_ms);
+            PollRecord::Recorded(grant.clone())
+        });
+        Ok(polled.unwrap_or(PollRecord::Unknown))
     }
 
     async fn redeem_device_grant(
@@ -59,18 +57,20 @@ impl DeviceGrantStore for MemoryStore {
         keep_until: i64,
     ) -> StoreResult<bool> {
         let mut tables = self.lock();
-        let Some(grant) = tables.grants.get_mut(grant_id) else {
-            return Ok(false);
-        };
-        let approved = grant.decision.as_ref().is_some_and(|d| d.approved);
-        if !approved || grant.redeemed_ms.is_some() {
-            return Ok(false);
+        let redeemed = tables.device.update(grant_id, |grant| {
+            let approved = grant.decision.as_ref().is_some_and(|d| d.approved);
+            if !approved || grant.redeemed_ms.is_some() {
+                return false;
+            }
+            grant.redeemed_ms = Some(now_ms);
+            grant.rt_generation = with_refresh_token.then_some(0);
+            grant.expires_at = keep_until;
+            true
+        });
+        if redeemed == Some(true) {
+            tables.expires(keep_until, Expiring::Grant(grant_id.into()));
         }
-        grant.redeemed_ms = Some(now_ms);
-        grant.rt_generation = with_refresh_token.then_some(0);
-        grant.expires_at = keep_until;
-        tables.expires(keep_until, Expiring::Grant(grant_id.to_owned()));
-        Ok(true)
+        Ok(redeemed == Some(true))
     }
 }
 
@@ -123,7 +123,7 @@ impl FlowStore for MemoryStore {
             return Ok(ConsentWrite::FlowConflict);
         }
         let grant_ok = tables
-            .grants
+            .device
             .get(&device.grant_id)
             .is_some_and(|g| g.expires_at > now_ms.div_euclid(1000) && g.decision.is_none());
         if !grant_ok {
@@ -132,9 +132,7 @@ impl FlowStore for MemoryStore {
         if let Some(stored) = tables.flows.get(&flow.flow_id).cloned() {
             tables.put_flow(FlowRecord { consent: Some(decision.approved), expires_ms, ..stored });
         }
-        if let Some(grant) = tables.grants.get_mut(&device.grant_id) {
-            grant.decision = Some(decision.clone());
-        }
+        tables.device.update(&device.grant_id, |grant| grant.decision = Some(decision.clone()));
         if decision.approved {
             let family = (GrantKind::Device, device.grant_id.as_str());
             tables.remember(&flow.environment_id, &decision.subject.user_id, &device.client_id, &device.scopes, family);

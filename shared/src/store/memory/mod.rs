@@ -5,11 +5,12 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
 mod codes;
+mod device;
 mod grants;
 
 use super::*;
@@ -21,8 +22,8 @@ const SWEEP_GRACE_S: i64 = 3600;
 /// An item that expires, by table.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Expiring {
-    Grant(String),
-    UserCode(String, String),
+    /// A device grant, and its user code.
+    Grant(Arc<str>),
     Flow(String),
     Counter(String),
     Code(String),
@@ -40,8 +41,8 @@ struct Tables {
     records: BTreeMap<(Kind, String, String), Record>,
     /// Claimed unique names -> the id of the record holding each.
     names: HashMap<Name, String>,
-    grants: HashMap<String, DeviceGrant>,
-    user_codes: HashMap<(String, String), UserCodeEntry>,
+    /// Device grants and their user codes.
+    device: device::DeviceTable,
     flows: HashMap<String, FlowRecord>,
     /// Counters: key -> (count, expires_at).
     counters: HashMap<String, (i64, i64)>,
@@ -82,7 +83,7 @@ impl MemoryStore {
     /// Items held (for tests of memory bounds).
     pub fn item_count(&self) -> usize {
         let t = self.lock();
-        t.grants.len() + t.user_codes.len() + t.flows.len() + t.counters.len() + t.codes.len()
+        t.device.len() + t.flows.len() + t.counters.len() + t.codes.len()
     }
 }
 
@@ -101,8 +102,7 @@ impl Tables {
             }
             let Some(Reverse((_, item))) = self.expiry.pop() else { break };
             match item {
-                Expiring::Grant(k) => remove_if(&mut self.grants, &k, |g| g.expires_at < dead),
-                Expiring::UserCode(e, h) => remove_if(&mut self.user_codes, &(e, h), |u| u.expires_at < dead),
+                Expiring::Grant(k) => self.device.retire(&k, dead),
                 Expiring::Flow(k) => remove_if(&mut self.flows, &k, |f| f.expires_ms.div_euclid(1000) < dead),
                 Expiring::Counter(k) => remove_if(&mut self.counters, &k, |(_, exp)| *exp < dead),
                 Expiring::Code(k) => remove_if(&mut self.codes, &k, |c| c.expires_at < dead),
@@ -134,18 +134,23 @@ impl Tables {
 
     fn family(&self, kind: GrantKind, grant_id: &str) -> Option<Family> {
         match kind {
-            GrantKind::Device => self.grants.get(grant_id).and_then(Family::from_device),
+            GrantKind::Device => self.device.get(grant_id).as_ref().and_then(Family::from_device),
             GrantKind::Code => self.codes.get(grant_id).and_then(Family::from_code),
         }
     }
 
     fn revoke(&mut self, kind: GrantKind, grant_id: &str, now_ms: i64) {
-        let revoked = match kind {
-            GrantKind::Device => self.grants.get_mut(grant_id).map(|g| &mut g.revoked_ms),
-            GrantKind::Code => self.codes.get_mut(grant_id).map(|c| &mut c.revoked_ms),
-        };
-        if let Some(revoked) = revoked {
-            revoked.get_or_insert(now_ms);
+        match kind {
+            GrantKind::Device => {
+                self.device.update(grant_id, |g| {
+                    g.revoked_ms.get_or_insert(now_ms);
+                });
+            }
+            GrantKind::Code => {
+                if let Some(c) = self.codes.get_mut(grant_id) {
+                    c.revoked_ms.get_or_insert(now_ms);
+                }
+            }
         }
     }
 
