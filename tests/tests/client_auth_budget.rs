@@ -1,16 +1,17 @@
 //! What JWT client authentication costs in store requests: a `PRIVATE_KEY_JWT` device's pending
 //! poll is the public client's one request (the poll's conditional update) plus one (the
 //! conditional write that makes its assertion's `jti` single-use); the keys come from the
-//! application record, which the instance caches, so they cost nothing per poll.
+//! application record, which the instance caches, so they cost nothing per poll. On DynamoDB the
+//! requests are the ones the SDK sends (retries included), on the embedded store its store calls.
 
+use blackbox::budget::metered_server;
 use blackbox::jose::*;
 use blackbox::*;
 use serde_json::{json, Value};
-use shared::store::counting::total;
 use shared::Dialect;
 
 async fn pending_poll_budget(kind: StoreKind) {
-    let s = TestServer::start(kind).await;
+    let (s, meter) = metered_server(kind).await;
     let admin = s.admin_token().await;
     let (private, public) = keygen("ES256");
     let body = json!({
@@ -25,7 +26,7 @@ async fn pending_poll_budget(kind: StoreKind) {
     let grant = s.post_assertion(&s.device_authorization_url(p1), None, &assertion(&s), &[("scope", "openid")]).await;
     assert_eq!(grant.status, 200, "{grant:?}");
     let device_code = grant.str("device_code");
-    s.requests();
+    meter.take(&s);
 
     let poll = |assertion: String| {
         let s = &s;
@@ -38,21 +39,32 @@ async fn pending_poll_budget(kind: StoreKind) {
     };
     let pending = poll(assertion(&s)).await;
     assert_eq!(pending.json["error"], "authorization_pending", "{pending:?}");
-    let counts = s.requests();
-    assert_eq!(counts.get("claim_assertion"), Some(&1), "{counts:?}");
-    assert_eq!(total(&counts), 2, "a JWT-authenticated pending poll: the poll and the jti ({counts:?})");
-    println!("{kind:?}: a PRIVATE_KEY_JWT pending poll costs {} store requests: {counts:?}", total(&counts));
+    let step = meter.take(&s);
+    println!(
+        "{kind:?}: a PRIVATE_KEY_JWT pending poll costs {} {}: {:?}",
+        step.requests,
+        meter.unit(),
+        step.operations
+    );
+    assert_eq!(step.store_calls.get("claim_assertion"), Some(&1), "{step:?}");
+    assert_eq!(step.requests, 2, "a JWT-authenticated pending poll: the poll and the jti ({step:?})");
+    if kind == StoreKind::DynamoDb {
+        assert_eq!(step.operations(), ["UpdateItem", "UpdateItem"], "the jti, the poll: {step:?}");
+    }
 
     // A replayed assertion costs the same one write and is refused before the poll is touched.
     s.advance_s(6);
     let replay = assertion(&s);
     assert_eq!(poll(replay.clone()).await.json["error"], "authorization_pending");
-    s.requests();
+    meter.take(&s);
     s.advance_s(6);
     let refused: Value = poll(replay).await.json;
     assert_eq!(refused["error"], "invalid_client");
-    let counts = s.requests();
-    assert_eq!(total(&counts), 1, "a replay: only the jti write ({counts:?})");
+    let step = meter.take(&s);
+    assert_eq!(step.requests, 1, "a replay: only the jti write ({step:?})");
+    if kind == StoreKind::DynamoDb {
+        assert_eq!(step.operations(), ["UpdateItem"], "the jti: {step:?}");
+    }
     s.stop().await;
 }
 

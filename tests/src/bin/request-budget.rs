@@ -1,5 +1,6 @@
-//! Prints the store requests of each step of a device flow: on the embedded store, and on
-//! DynamoDB when `DYNAMODB_ENDPOINT_URL` names a DynamoDB-compatible server.
+//! Prints the requests of each step of a device flow and of a code flow: on the embedded store
+//! (its store calls), and on DynamoDB when `DYNAMODB_ENDPOINT_URL` names a DynamoDB-compatible
+//! server (the requests the SDK sends, retries included, with the operations of each step).
 //!
 //! `cargo run -p blackbox --bin request-budget`
 
@@ -15,7 +16,7 @@ async fn main() {
         eprintln!("(set DYNAMODB_ENDPOINT_URL to measure on DynamoDB too)");
     }
     for kind in kinds {
-        println!("{}", measure_request_budget(kind).await.report(kind));
-        println!("{}", measure_code_budget(kind).await.report(kind));
+        println!("{}", measure_request_budget(kind).await.report());
+        println!("{}", measure_code_budget(kind).await.report());
     }
 }
