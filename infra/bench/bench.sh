@@ -39,12 +39,12 @@ done
 # --- build --------------------------------------------------------------------------------------
 if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
   say "building the release local server and the floor"
-  flock /tmp/cargo.lock cargo build -q --release -p local-server
+  flock /tmp/cargo.lock cargo build -q --profile server -p local-server
   flock /tmp/cargo.lock cargo build -q --release --locked --manifest-path "$bench_dir/floor/Cargo.toml"
   say "installing node-oidc-provider (npm ci)"
   npm ci --prefix "$bench_dir" --no-audit --no-fund --loglevel=error >/dev/null
 fi
-ours_bin="$CARGO_TARGET_DIR/release/local-server"
+ours_bin="$CARGO_TARGET_DIR/server/local-server"
 floor_bin="$CARGO_TARGET_DIR/release/bench-floor"
 
 # --- processes: every one started here is stopped on exit ---------------------------------------
@@ -78,14 +78,19 @@ admin_app=00000000-0000-4000-8000-0000000000b1
 admin_secret=demo-admin-secret
 device_grant=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code
 
-ours_port=$(free_port)
-ours="http://127.0.0.1:$ours_port"
-# Its stdout (one audit line per device authorization, as in production) goes to /dev/null, not to
-# a file that would grow by hundreds of MB; the server configuration is otherwise its default.
-env -u STORE -u PUBLIC_BASE_URL -u SERVER_SECRET_ID -u HASH_KEY -u ES256_PRIVATE_KEY -u RS256_PRIVATE_KEY \
-  "$ours_bin" --addr "127.0.0.1:$ours_port" >/dev/null 2>"$work/ours.log" &
-ours_pid=$!
-pids+=("$ours_pid")
+# start_ours: a fresh local server on a free port -> ours, ours_pid.
+start_ours() {
+  local port
+  port=$(free_port)
+  ours="http://127.0.0.1:$port"
+  env -u STORE -u PUBLIC_BASE_URL -u SERVER_SECRET_ID -u HASH_KEY -u ES256_PRIVATE_KEY -u RS256_PRIVATE_KEY \
+    DEVICE_AUTHORIZATION_PER_NETWORK_PER_MINUTE=0 DEVICE_AUTHORIZATION_PER_CLIENT_PER_MINUTE=0 \
+    PUBLIC_BASE_URL="$ours" "$ours_bin" --addr "127.0.0.1:$port" >/dev/null 2>"$work/ours.log" &
+  ours_pid=$!
+  pids+=("$ours_pid")
+  wait_http "$ours/$env_id/as/jwks" "$ours_pid" ours
+}
+start_ours
 
 peer_port=$(free_port)
 peer="http://127.0.0.1:$peer_port"
@@ -93,7 +98,6 @@ node "$bench_dir/peer.mjs" "$peer_port" >"$work/peer.log" 2>&1 &
 peer_pid=$!
 pids+=("$peer_pid")
 
-wait_http "$ours/$env_id/as/jwks" "$ours_pid" ours
 wait_http "$peer/jwks" "$peer_pid" peer
 ours_start_rss=$(kib "$ours_pid" VmRSS)
 peer_start_rss=$(kib "$peer_pid" VmRSS)
@@ -144,8 +148,7 @@ measure discovery peer "$peer/.well-known/openid-configuration" get.lua "" ""
 measure floor floor "$floor/" get.lua "" ""
 
 # One device code per server for the two poll rows, created just before them (the peer's memory
-# adapter keeps only the newest 1000 entries; ours allows 20 device authorizations a minute per
-# network), and one more for the warm-ups, so the recorded pending row starts on a code never polled.
+# adapter keeps only the newest 1000 entries), and one more for the warm-ups, so the recorded pending row starts on a code never polled.
 ours_dc=$(ours_code); ours_warm_dc=$(ours_code)
 peer_dc=$(peer_code); peer_warm_dc=$(peer_code)
 poll() { printf 'grant_type=%s&device_code=%s&client_id=%s' "$device_grant" "$1" "$2"; }
@@ -162,34 +165,61 @@ measure slowdown peer "$peer/token" post.lua "$(poll "$peer_dc" device)" ""
 measure devauth ours "$ours/$env_id/as/device_authorization" post.lua "client_id=$device_app&scope=openid" ""
 measure devauth peer "$peer/device/auth" post.lua "client_id=device&scope=openid" ""
 
-# The sustained run: device authorization, SLICE-second wrk runs back to back, RSS after each.
-slices=$(( (sustained + slice - 1) / slice ))
+# The sustained run: device authorization, SLICE-second wrk runs back to back, RSS after each. Ours
+# starts afresh with 1,000 live grants and runs at least SUSTAINED seconds and until it holds
+# 1,000,000 live grants (device codes live 10 minutes, so every grant created stays live), at most
+# 40 slices; the peer runs SUSTAINED seconds.
+ours_first_hwm=$(kib "$ours_pid" VmHWM)
+kill "$ours_pid"; wait "$ours_pid" 2>/dev/null || true
+start_ours
+python3 - "$ours/$env_id/as/device_authorization" "$device_app" <<'PY'
+import http.client, sys, urllib.parse
+url = urllib.parse.urlsplit(sys.argv[1])
+conn = http.client.HTTPConnection(url.hostname, url.port)
+body = urllib.parse.urlencode({"client_id": sys.argv[2], "scope": "openid"})
+for _ in range(1000):
+    conn.request("POST", url.path, body, {"Content-Type": "application/x-www-form-urlencoded"})
+    answer = conn.getresponse()
+    answer.read()
+    assert answer.status == 200, answer.status
+PY
+min_slices=$(( (sustained + slice - 1) / slice ))
 for server in ours peer; do
   if [ "$server" = ours ]; then
     url="$ours/$env_id/as/device_authorization"; body="client_id=$device_app&scope=openid"; pid=$ours_pid
   else
     url="$peer/device/auth"; body="client_id=device&scope=openid"; pid=$peer_pid
   fi
-  say "sustained device authorization: $server, $slices x ${slice}s"
-  for i in $(seq 1 "$slices"); do
+  say "sustained device authorization: $server, slices of ${slice}s"
+  live=1000
+  i=0
+  while :; do
+    i=$((i + 1))
     line=$(run_wrk "$slice" "$url" post.lua "$body" "")
-    printf 'slice%s\t%s\t%s rss_kib=%s\n' "$i" "$server" "$line" "$(kib "$pid" VmRSS)" >>"$results"
+    printf 'slice%s\t%s\t%s rss_kib=%s live_before=%s\n' "$i" "$server" "$line" "$(kib "$pid" VmRSS)" "$live" >>"$results"
+    created=$(sed -n 's/.*mix=\(.*\)/\1/p' <<<"$line" | tr ',' '\n' | awk -F: '$1 == "200" { print $2 }')
+    live=$((live + ${created:-0}))
+    [ "$i" -ge 40 ] && break
+    [ "$i" -lt "$min_slices" ] && continue
+    [ "$server" = peer ] || [ "$live" -ge 1000000 ] && break
   done
+  [ "$server" = ours ] && printf 'live\tours\tBENCH live=%s\n' "$live" >>"$results"
 done
 
 {
-  printf 'peak\tours\tBENCH hwm_kib=%s start_kib=%s\n' "$(kib "$ours_pid" VmHWM)" "$ours_start_rss"
+  printf 'peak\tours\tBENCH hwm_kib=%s start_kib=%s\n' "$ours_first_hwm" "$ours_start_rss"
+  printf 'peak\tsustained\tBENCH hwm_kib=%s\n' "$(kib "$ours_pid" VmHWM)"
   printf 'peak\tpeer\tBENCH hwm_kib=%s start_kib=%s\n' "$(kib "$peer_pid" VmHWM)" "$peer_start_rss"
   printf 'peak\tfloor\tBENCH hwm_kib=%s start_kib=0\n' "$(kib "$floor_pid" VmHWM)"
 } >>"$results"
 
 # --- the table ----------------------------------------------------------------------------------
 machine="$(nproc) cores, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(date -u '+%Y-%m-%d %H:%M UTC')"
-versions="local-server release build (memory store); node-oidc-provider \
+versions="local-server server-profile build (release, aws-lc for speed; memory store); node-oidc-provider \
 $(node -p "require('$bench_dir/node_modules/oidc-provider/package.json').version") on Node.js $(node --version); \
 $({ wrk --version 2>&1 || true; } | awk 'NR == 1 { print $1, $2 }')"
 BENCH_MACHINE="$machine" BENCH_VERSIONS="$versions" BENCH_SETTINGS="$connections connections, $threads wrk threads, \
-${seconds} s per row and server after a ${warmup} s warm-up; sustained: ${slices} x ${slice} s per server" \
+${seconds} s per row and server after a ${warmup} s warm-up; sustained: slices of ${slice} s, at least ${sustained} s per server" \
   python3 - "$results" <<'PY'
 import os, sys
 
@@ -255,17 +285,35 @@ print(f"Peak RSS (VmHWM, at the end): ours {mb(po['hwm_kib'])} (at start {mb(po[
       f"peer {mb(pp['hwm_kib'])} (at start {mb(pp['start_kib'])}), floor {mb(pf['hwm_kib'])}.")
 print()
 slices = sorted({int(r[5:]) for r, _ in rows if r.startswith("slice")})
-print("Sustained device authorization, one wrk run per slice, RSS (VmRSS) after each:")
+print("Sustained device authorization, one wrk run per slice, RSS (VmRSS) after each; ours from a fresh "
+      "start with 1,000 live grants (every grant stays live: device codes last 10 minutes):")
 print()
-print("| slice | ours req/s | p99 ms | ours answered | ours RSS | peer req/s | p99 ms | peer answered | peer RSS |")
-print("| --- | ---: | ---: | --- | ---: | ---: | ---: | --- | ---: |")
+print("| slice | ours live grants before | ours req/s | p99 ms | ours answered | ours RSS | peer req/s | p99 ms | peer answered | peer RSS |")
+print("| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- | ---: |")
 for i in slices:
-    o, p = rows[(f"slice{i}", "ours")], rows[(f"slice{i}", "peer")]
-    print(f"| {i} | {rps(o):,.0f} | {ms(o['p99_us'])} | {mix(o)} | {mb(o['rss_kib'])} | {rps(p):,.0f} | "
-          f"{ms(p['p99_us'])} | {mix(p)} | {mb(p['rss_kib'])} |")
+    o = rows[(f"slice{i}", "ours")]
+    p = rows.get((f"slice{i}", "peer"))
+    peer = (f"{rps(p):,.0f} | {ms(p['p99_us'])} | {mix(p)} | {mb(p['rss_kib'])}" if p else " | | | ")
+    print(f"| {i} | {int(o['live_before']):,} | {rps(o):,.0f} | {ms(o['p99_us'])} | {mix(o)} | {mb(o['rss_kib'])} | {peer} |")
 if slices:
-    for server in ("ours", "peer"):
-        first, last = rps(rows[(f"slice{slices[0]}", server)]), rps(rows[(f"slice{slices[-1]}", server)])
-        print(f"\n{server}: last slice / first slice = {last / first:.2f}", end="")
+    ours_slices = [rows[(f"slice{i}", "ours")] for i in slices]
+    first, last = ours_slices[0], ours_slices[-1]
+    print(f"\nours: last slice / first slice = {rps(last) / rps(first):.2f}", end="")
+    million = next((o for o in ours_slices if int(o["live_before"]) >= 1_000_000), None)
+    if million:
+        print(f"; at {int(first['live_before']):,} live grants {rps(first):,.0f} req/s, at "
+              f"{int(million['live_before']):,} live grants {rps(million):,.0f} req/s "
+              f"({rps(million) / rps(first):.2f})", end="")
+    live = int(rows[("live", "ours")]["live"])
+    grown = int(last["rss_kib"]) - int(first["rss_kib"])
+    grants = live - int(first["live_before"]) - sum(
+        int(n) for k, _, n in (p.rpartition(":") for p in first.get("mix", "").split(",") if p) if k == "200")
+    if grants > 0:
+        print(f"; memory per live grant: {grown * 1024 / grants:,.0f} bytes (RSS growth from the first to the last "
+              f"slice over the {grants:,} grants created in between; {mb(rows[('peak', 'sustained')]['hwm_kib'])} "
+              f"peak with {live:,} live)", end="")
+    peer_slices = [rows[(f"slice{i}", "peer")] for i in slices if (f"slice{i}", "peer") in rows]
+    if peer_slices:
+        print(f"\npeer: last slice / first slice = {rps(peer_slices[-1]) / rps(peer_slices[0]):.2f}", end="")
     print()
 PY
