@@ -35,24 +35,36 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
-echo "== starting the DynamoDB-compatible server"
-log=$(mktemp)
-"$venv/bin/python" infra/test-services/dynamodb_server.py 0 >"$log" 2>&1 &
-ddb_pid=$!
+echo "== starting the DynamoDB-compatible servers"
+# One for every test, and two more for the store-level races (tests/tests/concurrency.rs), which
+# send ~100,000 requests: moto answers one at a time, so two servers keep both cores busy.
+logs=()
+ddb_pids=()
 watch_pid=""
 cleanup() {
   [ -z "$watch_pid" ] || kill -- "-$watch_pid" 2>/dev/null || true
-  kill "$ddb_pid" 2>/dev/null || true
-  rm -f "$log"
+  for pid in "${ddb_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  rm -f "${logs[@]}"
 }
 trap cleanup EXIT
-for _ in $(seq 1 100); do
-  grep -q '^DYNAMODB_ENDPOINT_URL=' "$log" && break
-  kill -0 "$ddb_pid" 2>/dev/null || { cat "$log"; echo "the DynamoDB server did not start" >&2; exit 1; }
-  sleep 0.2
+for i in 0 1 2; do
+  logs[i]=$(mktemp)
+  "$venv/bin/python" infra/test-services/dynamodb_server.py 0 >"${logs[i]}" 2>&1 &
+  ddb_pids[i]=$!
 done
-export "$(grep -m1 '^DYNAMODB_ENDPOINT_URL=' "$log")"
-echo "   $DYNAMODB_ENDPOINT_URL"
+endpoints=()
+for i in 0 1 2; do
+  for _ in $(seq 1 100); do
+    grep -q '^DYNAMODB_ENDPOINT_URL=' "${logs[i]}" && break
+    kill -0 "${ddb_pids[i]}" 2>/dev/null || { cat "${logs[i]}"; echo "a DynamoDB server did not start" >&2; exit 1; }
+    sleep 0.2
+  done
+  endpoints[i]=$(grep -m1 '^DYNAMODB_ENDPOINT_URL=' "${logs[i]}" | cut -d= -f2-)
+  [ -n "${endpoints[i]}" ] || { cat "${logs[i]}"; echo "a DynamoDB server did not start" >&2; exit 1; }
+done
+export DYNAMODB_ENDPOINT_URL="${endpoints[0]}"
+export DYNAMODB_RACE_ENDPOINT_URLS="${endpoints[1]},${endpoints[2]}"
+echo "   $DYNAMODB_ENDPOINT_URL (races: $DYNAMODB_RACE_ENDPOINT_URLS)"
 
 echo "== starting cargo lambda watch (the local Lambda emulator) in front of every function"
 cargo build --quiet -p functions -p local-server

@@ -60,9 +60,24 @@ pub fn dynamodb_endpoint() -> String {
     })
 }
 
+/// The DynamoDB-compatible servers for the store-level races (`DYNAMODB_RACE_ENDPOINT_URLS`,
+/// comma-separated: the test command starts two beside the main one, so that the races keep both
+/// cores busy; moto answers one request at a time), or the main server when it is not set.
+pub fn race_endpoints() -> Vec<String> {
+    match std::env::var("DYNAMODB_RACE_ENDPOINT_URLS") {
+        Ok(urls) if !urls.trim().is_empty() => urls.split(',').map(|url| url.trim().to_owned()).collect(),
+        _ => vec![dynamodb_endpoint()],
+    }
+}
+
 /// A fresh table on the test DynamoDB server.
 pub async fn fresh_dynamo_table() -> DynamoStore {
-    let client = DynamoStore::client(Some(&dynamodb_endpoint())).unwrap();
+    fresh_dynamo_table_at(&dynamodb_endpoint()).await
+}
+
+/// A fresh table on the DynamoDB-compatible server at `endpoint`.
+pub async fn fresh_dynamo_table_at(endpoint: &str) -> DynamoStore {
+    let client = DynamoStore::client(Some(endpoint)).unwrap();
     let store = DynamoStore::new(client, format!("ping-test-{}", uuid::Uuid::new_v4()));
     store.create_table().await.expect("create a table on the test DynamoDB server");
     store

@@ -2,8 +2,8 @@
 //! wins every time. The single-use steps of every grant (device code redemption, authorization
 //! code redemption, refresh token rotation), the claim of a username and of a client
 //! assertion's `jti`, straight at the store
-//! so that many trials fit in the test command (`tests/tests/concurrency.rs` runs them on
-//! DynamoDB, the HTTP-level races beside them check what clients see).
+//! so that many trials fit in the test command (`tests/tests/concurrency.rs` runs 1,000 trials
+//! of each on both stores, the HTTP-level races beside them check what clients see).
 
 use std::sync::Arc;
 
