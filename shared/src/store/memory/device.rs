@@ -2,10 +2,12 @@
 //! bytes that way, against about 1 KB as a struct with its strings) and each user code as a
 //! pointer to its grant, with the ids shared rather than copied. A million live grants then fit
 //! in well under a GiB, and the user code leaves memory with its grant's expiry queue entry.
+//! Both maps are split in shards (`Sharded`), so that no insert waits for a million-entry move.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::sharded::Sharded;
 use crate::store::{DeviceGrant, UserCodeEntry};
 
 /// A grant as memory holds it: its poll log apart, since every poll appends to it.
@@ -25,9 +27,9 @@ struct Code {
 
 #[derive(Default)]
 pub(super) struct DeviceTable {
-    grants: HashMap<Arc<str>, Held>,
+    grants: Sharded<Held>,
     /// User codes by environment, then by hash.
-    user_codes: HashMap<Arc<str>, HashMap<Arc<str>, Code>>,
+    user_codes: HashMap<Arc<str>, Sharded<Code>>,
 }
 
 /// The grant as JSON without its poll log, and the log.
@@ -120,7 +122,7 @@ impl DeviceTable {
 
     /// Grants and user codes held.
     pub fn len(&self) -> usize {
-        self.grants.len() + self.user_codes.values().map(HashMap::len).sum::<usize>()
+        self.grants.len() + self.user_codes.values().map(Sharded::len).sum::<usize>()
     }
 }
 

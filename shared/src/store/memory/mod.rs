@@ -12,6 +12,7 @@ use async_trait::async_trait;
 mod codes;
 mod device;
 mod grants;
+mod sharded;
 
 use super::*;
 use crate::model::username_key;
