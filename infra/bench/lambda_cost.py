@@ -130,10 +130,10 @@ STEPS = {
     # The flow API (a custom sign-on UI).
     "flow_get": dict(bench="flow_get", function="flows",
                      requests=1, rru=1, wru=0, handler_ms=0.024, resp_bytes=725, log_bytes=240),
-    # GetItem user; TransactWriteItems reserving 4 sign-on counters; UpdateItem flow;
-    # TransactWriteItems releasing the 4 counters.
+    # BatchGetItem: the user and 4 sign-on counters; TransactWriteItems: the flow update and a
+    # ConditionCheck on each of the 3 limited counters.
     "flow_sign_on": dict(bench="sign_on/flow_sign_on", function="flows",
-                         requests=4, rru=1, wru=17, handler_ms=49.6, resp_bytes=1203, log_bytes=827),
+                         requests=2, rru=5, wru=8, handler_ms=49.6, resp_bytes=1203, log_bytes=827),
     # TransactWriteItems: flow update, 3 guessing counters, ConditionCheck on the code (cancelled
     # when the code exists); UpdateItem flow.
     "flow_user_code_verify": dict(bench="flow_user_code_verify", function="flows",
@@ -152,7 +152,7 @@ STEPS = {
     "page_sign_in": dict(bench="page_sign_in", function="signon",
                          requests=1, rru=1, wru=0, handler_ms=0.023, resp_bytes=1263, log_bytes=235),
     "page_post_sign_in": dict(bench="sign_on/page_post_sign_in", function="signon",
-                              requests=5, rru=2, wru=17, handler_ms=45.7, resp_bytes=655, log_bytes=979),
+                              requests=3, rru=6, wru=8, handler_ms=45.7, resp_bytes=655, log_bytes=979),
     "page_approve": dict(bench="page_approve", function="signon",
                          requests=1, rru=1, wru=0, handler_ms=0.028, resp_bytes=1435, log_bytes=234),
     # GetItem flow (the page), TransactWriteItems (flow, grant, consent).

@@ -94,11 +94,11 @@ async fn request_budget(kind: StoreKind) {
         b.pending_polls
     );
     assert_eq!(b.slow_down_poll.requests, 1, "a slow_down poll is one request");
-    assert_eq!(b.login.requests, 4, "login: user lookup, reservation of a failure, flow write, release");
+    assert_eq!(b.login.requests, 2, "login: the user and its counters in one read, the flow write under the limits");
     assert_eq!(b.verify.requests, 2, "verify: one guarded try of the code, flow write");
     assert_eq!(b.consent.requests, 1, "consent: one transaction (the flow as the instance last answered it)");
     assert_eq!(b.token_issue.requests, 2, "a successful token issue: the poll's append, a conditional redemption");
-    assert_eq!(b.whole_flow(), b.polls() + 9, "whole flow N + 9: {} for N = {}", b.whole_flow(), b.polls());
+    assert_eq!(b.whole_flow(), b.polls() + 7, "whole flow N + 7: {} for N = {}", b.whole_flow(), b.polls());
     if kind == StoreKind::DynamoDb {
         assert_eq!(
             b.cold_device_authorization.operations(),
@@ -111,8 +111,8 @@ async fn request_budget(kind: StoreKind) {
         }
         assert_eq!(
             b.login.operations(),
-            ["GetItem", "TransactWriteItems", "UpdateItem", "TransactWriteItems"],
-            "user lookup, reservation, conditional flow write, release"
+            ["BatchGetItem", "TransactWriteItems"],
+            "user and counters, the flow write with a check of each limit"
         );
         assert_eq!(b.verify.operations(), ["TransactWriteItems", "UpdateItem"], "the guarded try, the flow write");
         assert_eq!(b.consent.operations(), ["TransactWriteItems"], "flow and grant decided, conditionally");
@@ -129,14 +129,14 @@ async fn code_budget(kind: StoreKind) {
     let b = measure_code_budget(kind).await;
     println!("{}", b.report());
     assert_eq!(b.authorize.requests, 1, "authorize stores its flow");
-    assert_eq!(b.login.requests, 4, "sign-on: user lookup, reservation, flow write, release");
+    assert_eq!(b.login.requests, 2, "sign-on: user and counters, the flow write under the limits");
     assert_eq!(b.consent.requests, 0, "no consent step (PingOne)");
     assert_eq!(b.resume.requests, 1, "resume: one transaction storing the code (the flow as last answered)");
     assert_eq!(b.token.requests, 1, "code redemption is one conditional write");
     assert_eq!(b.refresh.requests, 1, "a refresh is one conditional write");
     if kind == StoreKind::DynamoDb {
         assert_eq!(b.authorize.operations(), ["PutItem"]);
-        assert_eq!(b.login.operations(), ["GetItem", "TransactWriteItems", "UpdateItem", "TransactWriteItems"]);
+        assert_eq!(b.login.operations(), ["BatchGetItem", "TransactWriteItems"]);
         assert_eq!(b.resume.operations(), ["TransactWriteItems"]);
         assert_eq!(b.token.operations(), ["UpdateItem"]);
         assert_eq!(b.refresh.operations(), ["UpdateItem"]);

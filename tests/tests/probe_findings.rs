@@ -84,6 +84,48 @@ async fn password_guessing_on_dynamodb() {
     password_guessing(StoreKind::DynamoDb).await;
 }
 
+/// F4, at once: forty guesses of one account's password fired together from one network, the
+/// right one among them. A sign-on checks the password before it counts, so every answer that
+/// tells anything must have been judged within the limits: at most the account's limit for the
+/// network of wrong-password answers, at most one success, and every other guess refused with
+/// the locked-out answer, whether its password was right or not.
+async fn simultaneous_password_guesses(kind: StoreKind) {
+    let s = TestServer::start(kind).await;
+    let now_s = shared::clock::Clock::now_s(&*s.clock);
+    s.advance_s(SIGN_ON_WINDOW_S - now_s.rem_euclid(SIGN_ON_WINDOW_S));
+    let attacker = browser_from("127.0.33.1");
+    let mut flows = Vec::new();
+    for _ in 0..40 {
+        flows.push(s.start_flow_in(&attacker, None).await);
+    }
+    let guesses = flows.iter().enumerate().map(|(i, flow)| {
+        let password = if i == 20 { "demo-password".to_owned() } else { format!("guess{i}") };
+        s.flow_action_in(&attacker, flow, LOGIN, json!({"username": "demo", "password": password}))
+    });
+    let answers = futures::future::join_all(guesses).await;
+    let code = |a: &Answer| a.json["details"][0]["code"].as_str().map(str::to_owned);
+    let wrong = answers.iter().filter(|a| code(a).as_deref() == Some("INVALID_CREDENTIALS")).count();
+    let locked = answers.iter().filter(|a| code(a).as_deref() == Some("PASSWORD_LOCKED_OUT")).count();
+    let signed_on = answers.iter().filter(|a| a.status == 200).count();
+    println!("{kind:?}: of 40 simultaneous guesses, {wrong} wrong, {signed_on} signed on, {locked} locked out");
+    assert_eq!(wrong + locked + signed_on, 40, "only these answers: {answers:?}");
+    assert!(wrong <= ACCOUNT_NETWORK_MAX_FAILURES as usize, "{wrong} wrong passwords were judged");
+    assert!(wrong >= 1 && signed_on <= 1, "{wrong} wrong, {signed_on} signed on");
+    // The account is now locked for this network, for the right password too.
+    assert_locked(&sign_on(&s, &attacker, "demo", "demo-password").await);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn simultaneous_password_guesses_on_memory() {
+    simultaneous_password_guesses(StoreKind::Memory).await;
+}
+
+#[tokio::test]
+async fn simultaneous_password_guesses_on_dynamodb() {
+    simultaneous_password_guesses(StoreKind::DynamoDb).await;
+}
+
 /// F5, F11: free parameters are bounded before anything is stored; device authorizations are
 /// rate-limited per network; unknown environments do not pile up in the application cache.
 async fn unauthenticated_callers_store_little(kind: StoreKind) {

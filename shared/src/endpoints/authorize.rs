@@ -98,6 +98,7 @@ async fn start(
     let started = FlowRecord::started(&flow_id, env, Some(request.client_id.clone()), now, FLOW_LIFETIME_MS);
     let flow = FlowRecord { user, consent: consented.then_some(true), authorize: Some(request.clone()), ..started };
     app.store.create_flow(&flow).await?;
+    app.flows.remember(&flow);
     if !consented {
         let location = format!("{}/{env}/signon/?flowId={}", app.settings.public_base_url, flow.flow_id);
         return Ok(secure(redirect(&location)));

@@ -1,7 +1,8 @@
 //! The flows this instance last answered with, so that the next step of a flow on the same warm
 //! instance need not read it back from the store. Only steps whose store write is conditional on
-//! the state they expect take a flow from here (consent and resume): a stale entry can only fail
-//! that condition, and the step then answers from the stored flow, as it would have after a read.
+//! the state they expect take a flow from here (sign-on, consent and resume): a stale entry can
+//! only fail that condition, and the step then answers from the stored flow, as it would have
+//! after a read.
 //! What such a step takes from the entry (the person, the device grant, the authorization
 //! request) never changes once set, and a flow's expiry only moves later.
 

@@ -145,6 +145,18 @@ pub fn sign_on_counters(app: &App, env: &str, username: &str, ip: Option<IpAddr>
     c
 }
 
+/// The indexes of the counters of an attempt that `counts` (as read, in order) put at their limit.
+pub fn at_limit(counters: &Counters, counts: &[u32]) -> Vec<usize> {
+    let full =
+        |(i, c): (usize, &Counter)| c.below.is_some_and(|b| counts.get(i).copied().unwrap_or(0) >= b).then_some(i);
+    counters.counters.iter().enumerate().filter_map(full).collect()
+}
+
+/// Whether every limit of an attempt holds at `counts` (as read, in order).
+pub fn holds(counters: &Counters, counts: &[u32]) -> bool {
+    at_limit(counters, counts).is_empty()
+}
+
 fn seconds_left(counter: Option<&Counter>, now_s: i64) -> i64 {
     counter.map_or(60, |c| (c.expires_at - now_s).max(1))
 }

@@ -190,9 +190,15 @@ pub async fn load(
     current(app, &started).await
 }
 
-/// The flow as it stands now; `NOT_FOUND` once it has expired.
+/// The flow as it stands now; `NOT_FOUND` once it has expired. A stored flow is remembered
+/// (`cache`).
 pub async fn current(app: &App, started: &Started) -> Result<FlowRecord, FlowError> {
-    let flow = app.store.get_flow(&started.flow.flow_id).await?.unwrap_or_else(|| started.flow.clone());
+    let stored = app.store.get_flow(&started.flow.flow_id).await?;
+    if let Some(flow) = &stored {
+        // The next step on this instance (a sign-on, a consent) starts from it.
+        app.flows.remember(flow);
+    }
+    let flow = stored.unwrap_or_else(|| started.flow.clone());
     if flow.expires_ms <= app.clock.now_ms() || flow.environment_id != started.flow.environment_id {
         return Err(FlowError::not_found());
     }

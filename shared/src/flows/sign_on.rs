@@ -10,7 +10,7 @@ use crate::error::FlowError;
 use crate::model::User;
 use crate::passwords::check_password;
 use crate::sessions::{Session, SESSION_LIFETIME_S};
-use crate::store::{Counted, FlowRecord, FlowUser, FlowWrite};
+use crate::store::{Counted, FlowRecord, FlowUser, FlowWrite, SignOnWrite};
 
 fn invalid_credentials() -> FlowError {
     FlowError::invalid_data(
@@ -20,9 +20,14 @@ fn invalid_credentials() -> FlowError {
     )
 }
 
-/// Signs on with username and password. Every attempt first reserves a failure on the sign-on
-/// counters (clean tier, else dirty); a right password takes the reservation back. Unknown,
-/// disabled and wrong-password users get the same answer after the same work.
+/// Signs on with username and password, in two store requests: the user and the sign-on
+/// counters in one read, then one write. A right password binds the user to the flow in the same
+/// atomic step as a check that the counters of the attempt's tier (clean, else dirty) are below
+/// their limits; a wrong one counts a failure on them, conditional on the same limits. So every
+/// answer that says anything about the password was judged within the limits, however many
+/// attempts run at once. An attempt the counters already refuse is answered without checking the
+/// password (no argon2 work for a locked-out guesser). Unknown, disabled and wrong-password
+/// users get the same answer after the same work.
 pub(super) async fn with_password(
     app: &App,
     started: &FlowRecord,
@@ -36,13 +41,18 @@ pub(super) async fn with_password(
         return Err(Refusal::WrongState { action: ACTION_LOGIN, current: None });
     }
     let env = &started.environment_id;
-    let user = app.store.find_user(env, username).await?;
     let now_s = now.div_euclid(1000);
-    let reserved = reserve_attempt(app, env, username, ip, now_s).await?;
-    let matches = check_password(password, user.as_ref().and_then(|u| u.password_hash.as_deref())).await;
-    let user = match user {
+    let tiers = TIERS.map(|tier| guard::sign_on_counters(app, env, username, ip, now_s, tier));
+    // The tiers count on the same counters (only their limits differ).
+    let lookup = app.store.sign_on_lookup(env, username, &tiers[0].counters).await?;
+    let Some(first) = tiers.iter().position(|t| guard::holds(t, &lookup.counts)) else {
+        return Err(refused(env, &tiers[1], &guard::at_limit(&tiers[1], &lookup.counts), now_s));
+    };
+    let matches = check_password(password, lookup.user.as_ref().and_then(|u| u.password_hash.as_deref())).await;
+    let user = match lookup.user {
         Some(u) if matches && u.enabled => u,
         _ => {
+            count_failure(app, env, &tiers[first..], now_s).await?;
             tracing::info!(environment = %env, "sign-on failed: wrong credentials");
             return Err(invalid_credentials().into());
         }
@@ -51,14 +61,43 @@ pub(super) async fn with_password(
     // A password an admin set with `forceChange`: the flow waits for the change, and the
     // session begins only with it (`password::reset`).
     let must_change = user.must_change_password;
-    let bound = bind_user(app, started, user, &session, must_change).await;
-    release_attempt(app, &reserved).await;
-    Ok(FlowStep { flow: bound?, session: (!must_change).then_some(session) })
+    let flow_user = FlowUser { must_change_password: must_change, ..flow_user(user, &session) };
+    let expected = app.flows.recall(&started.flow_id, now).unwrap_or_else(|| started.clone());
+    for (i, tier) in tiers.iter().enumerate().skip(first) {
+        let write = app.store.sign_on_flow_within(&expected, &flow_user, now, now + FLOW_LIFETIME_MS, &tier.counters);
+        match write.await? {
+            SignOnWrite::Written(flow) => return Ok(FlowStep { flow, session: (!must_change).then_some(session) }),
+            SignOnWrite::Conflict(current) => {
+                return Err(Refusal::WrongState { action: ACTION_LOGIN, current: current.map(Box::new) });
+            }
+            SignOnWrite::Limited(limited) if i + 1 == tiers.len() => return Err(refused(env, tier, &limited, now_s)),
+            SignOnWrite::Limited(_) => {}
+        }
+    }
+    Err(FlowError::unavailable().into())
+}
+
+/// Counts a wrong password on the counters of the first tier (of `tiers`) whose limits hold;
+/// the refusal when none does.
+async fn count_failure(app: &App, env: &str, tiers: &[guard::Counters], now_s: i64) -> Result<(), Refusal> {
+    for (i, tier) in tiers.iter().enumerate() {
+        match app.store.reserve(&tier.counters).await? {
+            Counted::Counted => return Ok(()),
+            Counted::Refused(limited) if i + 1 == tiers.len() => return Err(refused(env, tier, &limited, now_s)),
+            Counted::Refused(_) => {}
+        }
+    }
+    Err(FlowError::unavailable().into())
+}
+
+fn refused(env: &str, counters: &guard::Counters, limited: &[usize], now_s: i64) -> Refusal {
+    tracing::info!(environment = %env, "sign-on refused by the password limits");
+    guard::sign_on_refusal(counters, limited, now_s).into()
 }
 
 /// Reserves a failure on the sign-on counters of `username` (its key: any case, known or not)
 /// from `ip`, in the clean tier, else the dirty one; the refusal when both are at their limits.
-/// Every password check (sign-on, and the current password of `password.reset`) pays this first.
+/// The current password of `password.reset` pays this before it is checked.
 pub(super) async fn reserve_attempt(
     app: &App,
     env: &str,
@@ -108,7 +147,7 @@ pub(super) async fn with_session(app: &App, started: &FlowRecord, session: Sessi
     let Some(user) = user.filter(|u| u.enabled && u.id == session.sub) else {
         return Err(invalid_credentials().into());
     };
-    let flow = bind_user(app, started, user, &session, false).await?;
+    let flow = bind_user(app, started, user, &session).await?;
     Ok(FlowStep { flow, session: None })
 }
 
@@ -126,15 +165,9 @@ pub fn flow_user(user: User, session: &Session) -> FlowUser {
     }
 }
 
-async fn bind_user(
-    app: &App,
-    started: &FlowRecord,
-    user: User,
-    session: &Session,
-    must_change_password: bool,
-) -> Result<FlowRecord, Refusal> {
+async fn bind_user(app: &App, started: &FlowRecord, user: User, session: &Session) -> Result<FlowRecord, Refusal> {
     let now = app.clock.now_ms();
-    let flow_user = FlowUser { must_change_password, ..flow_user(user, session) };
+    let flow_user = flow_user(user, session);
     match app.store.sign_on_flow(started, &flow_user, now, now + FLOW_LIFETIME_MS).await? {
         FlowWrite::Written(flow) => Ok(flow),
         FlowWrite::Conflict(current) => {

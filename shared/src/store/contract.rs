@@ -94,6 +94,7 @@ pub async fn run_all(store: Arc<dyn Store>) {
     concurrent_redemption_has_one_winner(store.clone()).await;
     concurrent_polls_are_all_recorded(store.clone()).await;
     guessing_counters_and_consents(&*store).await;
+    sign_on_under_limits(&*store).await;
     code_grants_and_families(&*store).await;
     sessions_and_revoked_tokens(&*store).await;
     device_authorization_counters(&*store).await;
@@ -268,6 +269,68 @@ async fn live_code(store: &dyn Store, env: &str, hash: &str) -> Option<UserCodeE
         UserCodeOutcome::Found(entry) => Some(entry),
         _ => None,
     }
+}
+
+/// The sign-on read (user and counts at once) and the sign-on write under limits: it counts
+/// nothing, writes nothing when a limit or the flow's state refuses, and answers the flow as it
+/// is stored, whatever flow the caller expected.
+async fn sign_on_under_limits(store: &dyn Store) {
+    let now = 1_800_000_000_000;
+    let env = unique("env");
+    store.put_user(&User::new(&env, "u1", "Demo", Some("$argon2id$...".into()))).await.unwrap();
+    let (limited, plain) = (counter(Some(2)), counter(None));
+    let limits = [limited.clone(), plain.clone()];
+    assert_eq!(store.reserve(&limits).await.unwrap(), Counted::Counted);
+    let lookup = store.sign_on_lookup(&env, "DEMO", &limits).await.unwrap();
+    assert_eq!((lookup.user.map(|u| u.id), lookup.counts), (Some("u1".to_owned()), vec![1, 1]));
+    let unknown = store.sign_on_lookup(&env, "nobody", &[counter(Some(1))]).await.unwrap();
+    assert!(unknown.user.is_none() && unknown.counts == [0], "{unknown:?}");
+
+    let within = |expected: &FlowRecord, user: &FlowUser| {
+        let (expected, user, limits) = (expected.clone(), user.clone(), limits.clone());
+        async move { store.sign_on_flow_within(&expected, &user, now, now + 900_000, &limits).await.unwrap() }
+    };
+    let stored = |id: String| async move { store.get_flow(&id).await.unwrap() };
+    // A flow never stored.
+    let f = flow(&env, now);
+    let SignOnWrite::Written(signed) = within(&f, &flow_user()).await else { panic!("sign-on of a fresh flow") };
+    assert_eq!(signed.user, Some(flow_user()));
+    assert_eq!(Some(&signed), stored(f.flow_id.clone()).await.as_ref(), "answers the flow as stored");
+    let counts = store.sign_on_lookup(&env, "demo", &limits).await.unwrap().counts;
+    assert_eq!(counts, [1, 1], "a sign-on counts nothing");
+    assert_eq!(within(&f, &flow_user()).await, SignOnWrite::Written(signed.clone()), "the same sign-on, sent again");
+    let other = FlowUser { session_id: "s2".into(), ..flow_user() };
+    assert_eq!(within(&f, &other).await, SignOnWrite::Conflict(Some(signed)), "signed on already");
+
+    // Stored by a wrong code and a device, but expected as started: the store finds out.
+    let (g, u) = grant(&env, now / 1000);
+    store.create_device_grant(&g, &u, now / 1000, &[]).await.unwrap();
+    let early = flow(&env, now);
+    let wrong = UserCodeAttempt {
+        fresh: &early,
+        user_code_hash: "no-such-hash",
+        application_id: None,
+        flow_below: 5,
+        counters: &[],
+        now_ms: now,
+    };
+    assert_eq!(store.attempt_user_code(&wrong).await.unwrap(), UserCodeOutcome::Wrong);
+    let FlowWrite::Written(verified) =
+        store.verify_flow_device(&early, &device_of(&g), now, now + 900_000).await.unwrap()
+    else {
+        panic!("verify");
+    };
+    let pending = FlowUser { must_change_password: true, ..flow_user() };
+    let SignOnWrite::Written(both) = within(&early, &pending).await else { panic!("sign-on after a code") };
+    assert_eq!((both.code_failures, both.device.clone(), both.password_change_pending()), (1, verified.device, true));
+    assert_eq!(Some(&both), stored(early.flow_id.clone()).await.as_ref());
+
+    // At a limit: nothing written, and the flow's state is judged first.
+    assert_eq!(store.reserve(&limits).await.unwrap(), Counted::Counted);
+    let refused = flow(&env, now);
+    assert_eq!(within(&refused, &flow_user()).await, SignOnWrite::Limited(vec![0]));
+    assert_eq!(stored(refused.flow_id.clone()).await, None, "a refused sign-on stores nothing");
+    assert!(matches!(within(&f, &other).await, SignOnWrite::Conflict(Some(_))));
 }
 
 async fn guessing_counters_and_consents(store: &dyn Store) {

@@ -109,6 +109,17 @@ impl FlowStore for CountingStore {
         self.counter.add("sign_on_flow");
         self.inner.sign_on_flow(fresh, user, now, exp).await
     }
+    async fn sign_on_flow_within(
+        &self,
+        expected: &FlowRecord,
+        user: &FlowUser,
+        now: i64,
+        exp: i64,
+        limits: &[Counter],
+    ) -> StoreResult<SignOnWrite> {
+        self.counter.add("sign_on_flow_within");
+        self.inner.sign_on_flow_within(expected, user, now, exp, limits).await
+    }
     async fn verify_flow_device(&self, f: &FlowRecord, d: &FlowDevice, now: i64, exp: i64) -> StoreResult<FlowWrite> {
         self.counter.add("verify_flow_device");
         self.inner.verify_flow_device(f, d, now, exp).await
@@ -128,6 +139,10 @@ impl GuardStore for CountingStore {
     async fn attempt_user_code(&self, attempt: &UserCodeAttempt<'_>) -> StoreResult<UserCodeOutcome> {
         self.counter.add("attempt_user_code");
         self.inner.attempt_user_code(attempt).await
+    }
+    async fn sign_on_lookup(&self, env: &str, username: &str, counters: &[Counter]) -> StoreResult<SignOnLookup> {
+        self.counter.add("sign_on_lookup");
+        self.inner.sign_on_lookup(env, username, counters).await
     }
     async fn reserve(&self, counters: &[Counter]) -> StoreResult<Counted> {
         self.counter.add("reserve");

@@ -127,6 +127,25 @@ pub enum FlowWrite {
     Conflict(Option<FlowRecord>),
 }
 
+/// Result of signing a person on to a flow under the sign-on limits (`sign_on_flow_within`).
+#[derive(Debug, PartialEq, Eq)]
+pub enum SignOnWrite {
+    Written(FlowRecord),
+    /// The flow was not in a state to take a sign-on; the flow as it stands, if it exists.
+    Conflict(Option<FlowRecord>),
+    /// These counters (indexes) were at their limit: nothing was written.
+    Limited(Vec<usize>),
+}
+
+/// What a sign-on reads before it checks a password: the user, and how far each counter of
+/// the attempt stands (only a hint: the write that follows holds every limit by its condition).
+#[derive(Debug)]
+pub struct SignOnLookup {
+    pub user: Option<User>,
+    /// The count of each counter asked for, in order (0 for one never counted).
+    pub counts: Vec<u32>,
+}
+
 /// Result of recording consent on a flow and its device grant together.
 #[derive(Debug, PartialEq, Eq)]
 pub enum ConsentWrite {
@@ -252,6 +271,22 @@ pub trait FlowStore: Send + Sync {
         expires_ms: i64,
     ) -> StoreResult<FlowWrite>;
 
+    /// Binds `user` (signed on with a right password) to the flow as `sign_on_flow` does, in the
+    /// same atomic step as a check that every one of `limits` is below its limit (nothing is
+    /// counted: a right password is no failure). `expected` is the flow as the caller last saw
+    /// it (stored, or as started); a stale one costs another request, never a wrong answer. A
+    /// flow already bound to `user`'s session is this write sent again: `Written`.
+    /// Conditions: those of `sign_on_flow`, and every limit holds; the flow's state is judged
+    /// first (`Conflict` before `Limited`).
+    async fn sign_on_flow_within(
+        &self,
+        expected: &FlowRecord,
+        user: &FlowUser,
+        now_ms: i64,
+        expires_ms: i64,
+        limits: &[Counter],
+    ) -> StoreResult<SignOnWrite>;
+
     /// Records the device grant a verified user code led to, creating the flow from `fresh` if it
     /// is not stored yet (a code may be entered before signing on).
     /// Condition: not stored, or stored, unexpired, without a device and no password change pending.
@@ -300,6 +335,15 @@ pub trait GuardStore: Send + Sync {
     /// than `flow_below` failures) and every counter is below its limit. Otherwise nothing
     /// changes. A found code is never counted, so a correct code has nothing to refund.
     async fn attempt_user_code(&self, attempt: &UserCodeAttempt<'_>) -> StoreResult<UserCodeOutcome>;
+
+    /// The user `username` names in the environment (any case), and the count of each of
+    /// `counters`, in one batched read: what a sign-on needs before it checks a password.
+    async fn sign_on_lookup(
+        &self,
+        environment_id: &str,
+        username: &str,
+        counters: &[Counter],
+    ) -> StoreResult<SignOnLookup>;
 
     /// Adds one to every counter if each is below its limit, atomically; otherwise changes nothing.
     async fn reserve(&self, counters: &[Counter]) -> StoreResult<Counted>;

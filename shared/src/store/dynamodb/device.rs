@@ -1,6 +1,6 @@
 //! Device grants and the sign-on flows that decide them.
 
-use aws_sdk_dynamodb::types::{Put, Update};
+use aws_sdk_dynamodb::types::{ConditionCheck, Put, Update};
 
 use super::*;
 
@@ -141,6 +141,50 @@ impl FlowStore for DynamoStore {
         .await
     }
 
+    /// One transaction: the flow's update, conditional on the flow being as `expected` (so the
+    /// flow it leaves is known without reading it back), and a condition check per limit.
+    async fn sign_on_flow_within(
+        &self,
+        expected: &FlowRecord,
+        user: &FlowUser,
+        now_ms: i64,
+        expires_ms: i64,
+        limits: &[Counter],
+    ) -> StoreResult<SignOnWrite> {
+        let checked: Vec<usize> = (0..limits.len()).filter(|i| limits[*i].below.is_some()).collect();
+        // `None`: the flow is expected not to be stored yet (it has no facts but its start).
+        let mut stored = has_facts(expected).then(|| expected.clone());
+        for _ in 0..SIGN_ON_ATTEMPTS {
+            let mut items = vec![self.sign_on_update(expected, stored.as_ref(), user, now_ms, expires_ms)?];
+            for i in &checked {
+                items.push(self.limit_check(&limits[*i])?);
+            }
+            let cancelled = match self.transact(items).await? {
+                Ok(()) => {
+                    let before = stored.unwrap_or_else(|| started_only(expected));
+                    return Ok(SignOnWrite::Written(FlowRecord { user: Some(user.clone()), expires_ms, ..before }));
+                }
+                Err(cancelled) => cancelled,
+            };
+            if let Some(Some(old)) = cancelled.first() {
+                match old.as_ref().map(flow_from).transpose()? {
+                    // The SDK sent the transaction again after its answer was lost: ours.
+                    Some(f) if f.user.as_ref().is_some_and(|u| u.session_id == user.session_id) => {
+                        return Ok(SignOnWrite::Written(f));
+                    }
+                    Some(f) if f.user.is_none() && f.expires_ms > now_ms => stored = Some(f),
+                    Some(f) => return Ok(SignOnWrite::Conflict(Some(f))),
+                    None if stored.is_some() => stored = None,
+                    None => return Ok(SignOnWrite::Conflict(None)),
+                }
+                continue;
+            }
+            let limited = cancelled.iter().skip(1).zip(&checked).filter(|(c, _)| c.is_some()).map(|(_, i)| *i);
+            return Ok(SignOnWrite::Limited(limited.collect()));
+        }
+        Err(StoreError::Unavailable("the flow changed at every try of a sign-on".into()))
+    }
+
     async fn verify_flow_device(
         &self,
         fresh: &FlowRecord,
@@ -244,7 +288,106 @@ impl FlowStore for DynamoStore {
     }
 }
 
+/// Tries of a sign-on transaction whose expected flow was stale.
+const SIGN_ON_ATTEMPTS: usize = 3;
+
+/// Whether a flow holds any fact beyond its start (so it is stored).
+fn has_facts(f: &FlowRecord) -> bool {
+    f.user.is_some()
+        || f.device.is_some()
+        || f.consent.is_some()
+        || f.code_failures > 0
+        || f.authorize.is_some()
+        || f.resumed_ms.is_some()
+}
+
+/// The flow as it started, without any fact.
+fn started_only(f: &FlowRecord) -> FlowRecord {
+    FlowRecord::started(&f.flow_id, &f.environment_id, f.application_id.clone(), f.created_ms, 0)
+}
+
 impl DynamoStore {
+    /// The update of a sign-on transaction, conditional on the flow being exactly `stored` (every
+    /// fact a sign-on can find), or not stored at all.
+    fn sign_on_update(
+        &self,
+        fresh: &FlowRecord,
+        stored: Option<&FlowRecord>,
+        user: &FlowUser,
+        now_ms: i64,
+        expires_ms: i64,
+    ) -> StoreResult<TransactWriteItem> {
+        let (seed, mut values) = flow_seed(fresh);
+        values.insert(":user".into(), json(user)?);
+        values.insert(":exp".into(), n(expires_ms));
+        values.insert(":ttl".into(), n(expires_ms.div_euclid(1000) + 1));
+        let pending = if user.must_change_password {
+            values.insert(":pending".into(), Av::Bool(true));
+            ", password_change = :pending"
+        } else {
+            ""
+        };
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(flow_pk(&fresh.flow_id), "FLOW")))
+            .update_expression(format!("SET {seed}, flow_user = :user, expires_ms = :exp, expires_at = :ttl{pending}"))
+            .return_values_on_condition_check_failure(OnFail::AllOld);
+        let condition = match stored {
+            None => "attribute_not_exists(pk)".to_owned(),
+            Some(f) => {
+                values.insert(":now".into(), n(now_ms));
+                let mut facts = vec![
+                    "attribute_exists(pk)",
+                    "attribute_not_exists(flow_user)",
+                    "attribute_not_exists(consent)",
+                    "attribute_not_exists(resumed_ms)",
+                    "expires_ms > :now",
+                ];
+                match &f.device {
+                    Some(d) => {
+                        values.insert(":device".into(), json(d)?);
+                        facts.push("device = :device");
+                    }
+                    None => facts.push("attribute_not_exists(device)"),
+                }
+                if f.code_failures > 0 {
+                    values.insert(":failures".into(), n(i64::from(f.code_failures)));
+                    facts.push("code_failures = :failures");
+                } else {
+                    facts.push("attribute_not_exists(code_failures)");
+                }
+                update = update.expression_attribute_names("#authorize", "authorize");
+                match &f.authorize {
+                    Some(a) => {
+                        values.insert(":authorize".into(), json(a)?);
+                        facts.push("#authorize = :authorize");
+                    }
+                    None => facts.push("attribute_not_exists(#authorize)"),
+                }
+                facts.join(" AND ")
+            }
+        };
+        let update = update
+            .condition_expression(condition)
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(build_err)?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// A condition check that a counter is below its limit (nothing counted).
+    fn limit_check(&self, counter: &Counter) -> StoreResult<TransactWriteItem> {
+        let below = counter.below.unwrap_or(u32::MAX);
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(limit_pk(&counter.key), "LIMIT")))
+            .condition_expression("attribute_not_exists(failures) OR failures < :below")
+            .expression_attribute_values(":below", n(i64::from(below)))
+            .build()
+            .map_err(build_err)?;
+        Ok(TransactWriteItem::builder().condition_check(check).build())
+    }
+
     /// One conditional UpdateItem on a flow that creates it from its starting facts if needed.
     async fn upsert_flow(
         &self,

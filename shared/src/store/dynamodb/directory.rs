@@ -33,7 +33,7 @@ fn record_item_key(key: &RecordKey) -> Item {
     items::key(record_pk(key), &format!("{}{}", prefix(key.kind), key.id))
 }
 
-fn name_item_key(name: &Name) -> Item {
+pub(super) fn name_item_key(name: &Name) -> Item {
     let pk = if name.kind == NameKind::EnvironmentName { ORG_PK.to_owned() } else { env_pk(&name.environment_id) };
     items::key(pk, &format!("NAME#{}#{}", name.kind.tag(), name.value))
 }

@@ -78,6 +78,38 @@ impl GuardStore for DynamoStore {
         }
     }
 
+    /// One BatchGetItem: the username's item (which holds the user) and every counter's item.
+    async fn sign_on_lookup(
+        &self,
+        environment_id: &str,
+        username: &str,
+        counters: &[Counter],
+    ) -> StoreResult<SignOnLookup> {
+        let name = Name {
+            environment_id: environment_id.to_owned(),
+            kind: NameKind::Username,
+            value: crate::model::username_key(username),
+        };
+        let user_key = super::directory::name_item_key(&name);
+        let counter_keys: Vec<Item> = counters.iter().map(|c| Self::key(limit_pk(&c.key), "LIMIT")).collect();
+        let mut keys = vec![user_key.clone()];
+        keys.extend(counter_keys.iter().cloned());
+        let found = self.batch_get(keys).await?;
+        let item_at =
+            |key: &Item| found.iter().find(|item| item.get("pk") == key.get("pk") && item.get("sk") == key.get("sk"));
+        let user = item_at(&user_key).filter(|i| i.contains_key("data")).map(|i| get_json(i, "data")).transpose()?;
+        let counts = counter_keys
+            .iter()
+            .map(|key| match item_at(key) {
+                Some(item) if item.contains_key("failures") => {
+                    Ok(u32::try_from(get_n(item, "failures")?.max(0)).unwrap_or(u32::MAX))
+                }
+                _ => Ok(0),
+            })
+            .collect::<StoreResult<Vec<u32>>>()?;
+        Ok(SignOnLookup { user, counts })
+    }
+
     async fn reserve(&self, counters: &[Counter]) -> StoreResult<Counted> {
         let items = counters.iter().map(|c| self.count_item(c, 1)).collect::<StoreResult<Vec<_>>>()?;
         match self.transact(items).await? {

@@ -35,6 +35,18 @@ impl GuardStore for MemoryStore {
         Ok(UserCodeOutcome::Wrong)
     }
 
+    async fn sign_on_lookup(
+        &self,
+        environment_id: &str,
+        username: &str,
+        counters: &[Counter],
+    ) -> StoreResult<SignOnLookup> {
+        let user = self.find_user(environment_id, username).await?;
+        let tables = self.lock();
+        let counts = counters.iter().map(|c| u32::try_from(tables.count(c).max(0)).unwrap_or(u32::MAX)).collect();
+        Ok(SignOnLookup { user, counts })
+    }
+
     async fn reserve(&self, counters: &[Counter]) -> StoreResult<Counted> {
         let mut tables = self.lock();
         let limited = tables.at_limit(counters);

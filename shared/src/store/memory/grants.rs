@@ -91,6 +91,33 @@ impl FlowStore for MemoryStore {
         Ok(self.upsert_flow(fresh, now_ms, |f| f.user.is_none(), signed_on))
     }
 
+    async fn sign_on_flow_within(
+        &self,
+        expected: &FlowRecord,
+        user: &FlowUser,
+        now_ms: i64,
+        expires_ms: i64,
+        limits: &[Counter],
+    ) -> StoreResult<SignOnWrite> {
+        let mut tables = self.at(now_ms.div_euclid(1000));
+        let flow = match tables.flows.get(&expected.flow_id) {
+            None => expected.clone(),
+            Some(f) if f.expires_ms > now_ms && f.user.is_none() => f.clone(),
+            // The same sign-on (its new session) written before: sent again, as DynamoDB's may be.
+            Some(f) if f.user.as_ref().is_some_and(|u| u.session_id == user.session_id) => {
+                return Ok(SignOnWrite::Written(f.clone()));
+            }
+            Some(f) => return Ok(SignOnWrite::Conflict(Some(f.clone()))),
+        };
+        let limited = tables.at_limit(limits);
+        if !limited.is_empty() {
+            return Ok(SignOnWrite::Limited(limited));
+        }
+        let flow = FlowRecord { user: Some(user.clone()), expires_ms, ..flow };
+        tables.put_flow(flow.clone());
+        Ok(SignOnWrite::Written(flow))
+    }
+
     async fn verify_flow_device(
         &self,
         fresh: &FlowRecord,
