@@ -121,9 +121,9 @@ STEPS = {
                          requests=1, rru=0, wru=1, handler_ms=0.013, resp_bytes=269, log_bytes=235),
     "poll_slow_down": dict(bench="token_poll_slow_down", function="token",
                            requests=1, rru=0, wru=1, handler_ms=0.011, resp_bytes=243, log_bytes=235),
-    # The append, then the conditional redemption (access, ID and refresh token signed).
+    # The append, which claims the redemption (access, ID and refresh token signed).
     "poll_success": dict(bench="token_poll_success", function="token",
-                         requests=2, rru=0, wru=2, handler_ms=0.129, resp_bytes=1825, log_bytes=945),
+                         requests=1, rru=0, wru=1, handler_ms=0.129, resp_bytes=1825, log_bytes=945),
     # GET /{env}/device: the flow id carries its starting facts.
     "device_start": dict(bench="device_flow_start", function="device",
                          requests=0, rru=0, wru=0, handler_ms=0.02, resp_bytes=344, log_bytes=232),

@@ -4,7 +4,8 @@
 use super::{status, FlowStatus, FlowStep, Refusal, ACTION_AUTHORIZE_CONSENT, ACTION_CONSENT, FLOW_LIFETIME_MS};
 use crate::app::App;
 use crate::error::FlowError;
-use crate::store::{ConsentWrite, Decision, FlowRecord, FlowWrite};
+use crate::grants::device_code;
+use crate::store::{ConsentWrite, Decision, FlowRecord, FlowWrite, Redemption};
 
 /// Approves on the person's behalf when approval may be bypassed (PingFederate's "Bypass
 /// Authorization Approval", globally or for the application) and they already granted these
@@ -74,7 +75,8 @@ pub(super) async fn decide(app: &App, started: &FlowRecord, accept: bool) -> Res
     };
     let decision = Decision { approved: accept, subject: user.subject(), decided_ms: now };
     let expires_ms = now + FLOW_LIFETIME_MS;
-    match app.store.decide_flow_device(&flow, &decision, now, expires_ms).await? {
+    let redemption = redemption(app, &flow, now.div_euclid(1000)).await?;
+    match app.store.decide_flow_device(&flow, &decision, now, expires_ms, &redemption).await? {
         ConsentWrite::Written => {
             Ok(FlowStep { flow: FlowRecord { consent: Some(accept), expires_ms, ..flow }, session: None })
         }
@@ -89,4 +91,15 @@ pub(super) async fn decide(app: &App, started: &FlowRecord, accept: bool) -> Res
         )
         .into()),
     }
+}
+
+/// What approving the flow's grant prepares for its redemption, from the grant's application
+/// (cached: no store request on a warm instance).
+async fn redemption(app: &App, flow: &FlowRecord, now_s: i64) -> Result<Redemption, Refusal> {
+    let client_id = flow.device.as_ref().map(|d| d.client_id.as_str()).unwrap_or_default();
+    Ok(match app.application(&flow.environment_id, client_id).await? {
+        Some(application) => device_code::redemption(&application, now_s),
+        // The application is gone: nothing can redeem the grant, which dies with its codes.
+        None => Redemption { keep_until: now_s, with_refresh_token: false },
+    })
 }

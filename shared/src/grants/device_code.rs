@@ -7,7 +7,7 @@ use crate::error::OAuthError;
 use crate::grants::{issue_tokens, refresh, Issue, TokenResponse};
 use crate::hashing::Purpose;
 use crate::model::{Application, GrantType};
-use crate::store::{Counter, Created, DeviceGrant, GrantKind, PollRecord, Requester, UserCodeEntry};
+use crate::store::{Counter, Created, DeviceGrant, GrantKind, PollRecord, Redemption, Requester, UserCodeEntry};
 
 /// RFC 8628 §3.5: each `slow_down` adds five seconds to the interval, for good.
 pub const SLOW_DOWN_STEP_S: u32 = 5;
@@ -50,11 +50,12 @@ pub async fn authorize(
         scopes,
         created_ms: now_ms,
         expires_at,
+        kept_until: None,
         interval: application.device_polling_interval,
         polls: Vec::new(),
         requester,
         decision: None,
-        redeemed_ms: None,
+        winner: None,
         rt_generation: None,
         revoked_ms: None,
     };
@@ -174,15 +175,18 @@ pub enum PollVerdict {
     Redeemable,
 }
 
-/// Judges a poll from the grant as the store returned it after appending this poll.
-/// Order: unknown, redeemed, expired, denied, too fast, approved, pending.
-pub fn judge(record: &PollRecord, now_ms: i64) -> PollVerdict {
+/// Judges a poll from the grant as the store returned it after appending this poll, which
+/// carried `poll_id`. Order: unknown, redeemed (by another poll), expired, denied, this poll's
+/// redemption, too fast, pending. The first poll after approval redeems even if it came early:
+/// the request is no longer pending, and `slow_down` is a kind of pending (RFC 8628 §3.5).
+pub fn judge(record: &PollRecord, now_ms: i64, poll_id: &str) -> PollVerdict {
     let (grant, appended) = match record {
         PollRecord::Unknown => return PollVerdict::Invalid,
         PollRecord::Recorded(g) => (g, true),
         PollRecord::LogFull(g) => (g, false),
     };
-    if grant.redeemed_ms.is_some() {
+    let won = appended && grant.winner.as_deref() == Some(poll_id);
+    if grant.redeemed() && !won {
         return PollVerdict::Replayed;
     }
     if now_ms.div_euclid(1000) >= grant.expires_at {
@@ -191,18 +195,26 @@ pub fn judge(record: &PollRecord, now_ms: i64) -> PollVerdict {
     if grant.decision.as_ref().is_some_and(|d| !d.approved) {
         return PollVerdict::Denied;
     }
+    if grant.decision.is_some() && won {
+        return PollVerdict::Redeemable;
+    }
     let log = PollLog::replay(grant.interval, &grant.polls);
-    if !appended {
+    if !appended || log.last_too_early {
         return PollVerdict::SlowDown(log.interval);
     }
-    if log.last_too_early {
-        return PollVerdict::SlowDown(log.interval);
-    }
-    if grant.decision.is_some() {
-        PollVerdict::Redeemable
-    } else {
-        PollVerdict::Pending
-    }
+    PollVerdict::Pending
+}
+
+/// What approving a grant of `application` at `now_s` prepares for its redemption: the grant
+/// is kept for the life of the tokens it issues (a redemption comes before the codes die, at
+/// most the device timeout after approval; a refresh token's first rotation then keeps the
+/// family exactly its lifetime), with a refresh token family if the application may refresh.
+pub fn redemption(application: &Application, now_s: i64) -> Redemption {
+    let with_refresh_token = application.allows(GrantType::RefreshToken);
+    let lifetime =
+        if with_refresh_token { application.refresh_token_lifetime } else { application.access_token_lifetime };
+    let keep_until = now_s + i64::from(application.device_timeout) + i64::from(lifetime);
+    Redemption { keep_until, with_refresh_token }
 }
 
 /// Most polls a grant records.
@@ -211,7 +223,8 @@ fn max_polls(grant_interval: u32, timeout_s: u32) -> usize {
 }
 
 /// The token endpoint's `urn:ietf:params:oauth:grant-type:device_code` (RFC 8628 §3.4).
-/// Pending and `slow_down` polls cost one store request; a successful one two.
+/// Every poll costs one store request, the one that redeems included: its append claims the
+/// redemption (`DeviceGrant::winner`).
 pub async fn poll(
     app: &App,
     dialect: Dialect,
@@ -222,8 +235,12 @@ pub async fn poll(
     let now_ms = app.clock.now_ms();
     let limit = max_polls(application.device_polling_interval, application.device_timeout);
     let issuer = app.issuer(dialect, &application.environment_id);
-    let record = app.store.record_poll(&grant_id, &application.client_id, &issuer, now_ms, limit).await?;
-    match judge(&record, now_ms) {
+    let poll_id = uuid::Builder::from_random_bytes(crate::clock::random_bytes::<16>(&*app.random))
+        .into_uuid()
+        .simple()
+        .to_string();
+    let record = app.store.record_poll(&grant_id, &application.client_id, &issuer, now_ms, limit, &poll_id).await?;
+    match judge(&record, now_ms, &poll_id) {
         PollVerdict::Invalid => Err(OAuthError::invalid_device_code()),
         PollVerdict::Replayed => replayed(app, application, &grant_id).await,
         PollVerdict::Expired => Err(OAuthError::expired_token()),
@@ -234,12 +251,13 @@ pub async fn poll(
             let (PollRecord::Recorded(grant) | PollRecord::LogFull(grant)) = record else {
                 return Err(OAuthError::invalid_device_code());
             };
-            redeem(app, dialect, application, &grant).await
+            redeem(app, dialect, application, &grant)
         }
     }
 }
 
-async fn redeem(
+/// The tokens of the grant this poll redeemed.
+fn redeem(
     app: &App,
     dialect: Dialect,
     application: &Application,
@@ -248,15 +266,9 @@ async fn redeem(
     let Some(decision) = &grant.decision else {
         return Err(OAuthError::authorization_pending());
     };
-    let with_refresh = application.allows(GrantType::RefreshToken);
-    let now_ms = app.clock.now_ms();
-    let lifetime = if with_refresh { application.refresh_token_lifetime } else { application.access_token_lifetime };
-    let keep_until = grant.expires_at.max(now_ms.div_euclid(1000) + i64::from(lifetime));
-    let won = app.store.redeem_device_grant(&grant.grant_id, now_ms, with_refresh, keep_until).await?;
-    if !won {
-        // Another poll redeemed it first: this one is a second redemption.
-        return replayed(app, application, &grant.grant_id).await;
-    }
+    // As the approval prepared it (an application changed since issues no refresh token the
+    // family cannot rotate).
+    let with_refresh = application.allows(GrantType::RefreshToken) && grant.rt_generation == Some(0);
     let kind = GrantKind::Device;
     Ok(issue_tokens(
         app,
@@ -302,11 +314,12 @@ mod tests {
             scopes: vec![],
             created_ms: 0,
             expires_at: 600,
+            kept_until: None,
             interval: 5,
             polls,
             requester: Requester::default(),
             decision: None,
-            redeemed_ms: None,
+            winner: None,
             rt_generation: None,
             revoked_ms: None,
         }
@@ -345,16 +358,27 @@ mod tests {
     #[test]
     fn verdicts_follow_the_order_of_checks() {
         let rec = |g: DeviceGrant| PollRecord::Recorded(g);
-        assert_eq!(judge(&PollRecord::Unknown, 0), PollVerdict::Invalid);
-        assert_eq!(judge(&rec(grant(vec![0])), 1_000), PollVerdict::Pending);
-        assert_eq!(judge(&rec(grant(vec![0, 1_000])), 1_000), PollVerdict::SlowDown(10));
-        assert_eq!(judge(&PollRecord::LogFull(grant(vec![0])), 9_000), PollVerdict::SlowDown(5));
-        assert_eq!(judge(&rec(grant(vec![0])), 600_000), PollVerdict::Expired);
-        assert_eq!(judge(&rec(decided(false, vec![0, 1])), 1_000), PollVerdict::Denied, "denial beats slow_down");
-        assert_eq!(judge(&rec(decided(true, vec![0, 1])), 1_000), PollVerdict::SlowDown(10));
-        assert_eq!(judge(&rec(decided(true, vec![0, 5_000])), 5_000), PollVerdict::Redeemable);
-        let redeemed = DeviceGrant { redeemed_ms: Some(1), ..decided(true, vec![0]) };
-        assert_eq!(judge(&rec(redeemed), 700_000), PollVerdict::Replayed, "a spent code is replayed, not expired");
+        let won = |g: DeviceGrant| DeviceGrant { winner: Some("p".into()), ..g };
+        assert_eq!(judge(&PollRecord::Unknown, 0, "p"), PollVerdict::Invalid);
+        assert_eq!(judge(&rec(won(grant(vec![0]))), 1_000, "p"), PollVerdict::Pending, "a claim before approval");
+        assert_eq!(judge(&rec(grant(vec![0, 1_000])), 1_000, "p"), PollVerdict::SlowDown(10));
+        assert_eq!(judge(&PollRecord::LogFull(grant(vec![0])), 9_000, "p"), PollVerdict::SlowDown(5));
+        assert_eq!(judge(&rec(grant(vec![0])), 600_000, "p"), PollVerdict::Expired);
+        let denied = won(decided(false, vec![0, 1]));
+        assert_eq!(judge(&rec(denied), 1_000, "p"), PollVerdict::Denied, "denial beats slow_down");
+        assert_eq!(judge(&rec(won(decided(true, vec![0, 5_000]))), 5_000, "p"), PollVerdict::Redeemable);
+        let early = won(decided(true, vec![0, 1]));
+        assert_eq!(judge(&rec(early), 1_000, "p"), PollVerdict::Redeemable, "the redeeming poll may come early");
+        let log_full = won(decided(true, vec![0]));
+        assert_eq!(
+            judge(&PollRecord::LogFull(log_full), 9_000, "p"),
+            PollVerdict::Replayed,
+            "not appended: not its claim"
+        );
+        let other = won(decided(true, vec![0]));
+        assert_eq!(judge(&rec(other), 700_000, "q"), PollVerdict::Replayed, "a spent code is replayed, not expired");
+        let unclaimed = decided(true, vec![0]);
+        assert_eq!(judge(&PollRecord::LogFull(unclaimed), 9_000, "p"), PollVerdict::SlowDown(5));
     }
 
     #[test]

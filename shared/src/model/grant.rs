@@ -52,21 +52,44 @@ pub struct DeviceGrant {
     pub issuer: String,
     pub scopes: Vec<String>,
     pub created_ms: i64,
-    /// Seconds since the epoch after which the codes are dead (also the TTL attribute).
+    /// Seconds since the epoch after which the codes are dead.
     pub expires_at: i64,
+    /// Set at approval: the grant outlives its codes until then, for the refresh token family
+    /// its redemption starts (rotations move it on). The store forgets the grant at
+    /// `retained_until()`.
+    #[serde(default)]
+    pub kept_until: Option<i64>,
     /// The polling interval granted at creation, seconds.
     pub interval: u32,
     /// Time of every poll in the order the store applied them, milliseconds. The current
-    /// interval, `slow_down` and the winner of a race are all derived from this log
+    /// interval and `slow_down` are derived from this log
     /// (`grants::device_code::PollLog`), so a poll is one atomic append.
     pub polls: Vec<i64>,
     pub requester: Requester,
     pub decision: Option<Decision>,
-    pub redeemed_ms: Option<i64>,
-    /// The refresh token family born at redemption (`grants::refresh`), if any.
+    /// The poll that redeems the grant: the first after approval, by the random id it carries.
+    /// Every poll claims this in the same atomic write as its append if it is free, and
+    /// approval frees it, so of any number of polls after approval exactly one finds its own id
+    /// here (`grants::device_code::judge`).
+    #[serde(default)]
+    pub winner: Option<String>,
+    /// The refresh token family the redemption starts (`grants::refresh`), if any: set with the
+    /// approval.
     pub rt_generation: Option<u32>,
     /// When the tokens issued from this grant were revoked.
     pub revoked_ms: Option<i64>,
+}
+
+impl DeviceGrant {
+    /// Whether a poll has redeemed the approved grant.
+    pub fn redeemed(&self) -> bool {
+        self.decision.as_ref().is_some_and(|d| d.approved) && self.winner.is_some()
+    }
+
+    /// When the store may forget the grant (its TTL).
+    pub fn retained_until(&self) -> i64 {
+        self.kept_until.unwrap_or(self.expires_at).max(self.expires_at)
+    }
 }
 
 /// The user-code side of a device grant: what a person's typed code leads to.
@@ -175,7 +198,7 @@ pub struct Family {
 impl Family {
     pub fn from_device(g: &DeviceGrant) -> Option<Self> {
         let decision = g.decision.as_ref().filter(|d| d.approved)?;
-        g.redeemed_ms?;
+        g.winner.as_ref()?;
         Some(Self {
             kind: GrantKind::Device,
             grant_id: g.grant_id.clone(),
@@ -187,7 +210,7 @@ impl Family {
             nonce: None,
             rt_generation: g.rt_generation,
             revoked: g.revoked_ms.is_some(),
-            expires_at: g.expires_at,
+            expires_at: g.retained_until(),
         })
     }
 

@@ -9,6 +9,18 @@ use crate::model::{Application, GrantType, User};
 
 pub(super) const ISS: &str = "https://as";
 
+/// What the approvals of the suite prepare: a refresh token family, kept a day.
+pub(super) const REDEMPTION: Redemption = Redemption { keep_until: 1_800_086_400, with_refresh_token: true };
+
+/// Polls a grant with a fresh poll id: whether this poll redeemed it.
+pub(super) async fn redeems(store: &dyn Store, grant_id: &str, now_ms: i64) -> StoreResult<bool> {
+    let id = unique("poll");
+    Ok(match store.record_poll(grant_id, "client-a", ISS, now_ms, 1000, &id).await? {
+        PollRecord::Recorded(g) => g.redeemed() && g.winner == Some(id),
+        _ => false,
+    })
+}
+
 pub(super) fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::new_v4())
 }
@@ -23,11 +35,12 @@ pub(super) fn grant(env: &str, now_s: i64) -> (DeviceGrant, UserCodeEntry) {
         scopes: vec!["openid".to_owned()],
         created_ms: now_s * 1000,
         expires_at: now_s + 600,
+        kept_until: None,
         interval: 5,
         polls: Vec::new(),
         requester: Requester { ip: Some("192.0.2.1".into()), user_agent: Some("tv".into()) },
         decision: None,
-        redeemed_ms: None,
+        winner: None,
         rt_generation: None,
         revoked_ms: None,
     };
@@ -241,7 +254,7 @@ async fn code_grants_and_families(store: &dyn Store) {
 
     // Device grants carry the same family.
     let dg = approved_grant(store, s).await;
-    assert!(store.redeem_device_grant(&dg.grant_id, now, true, s + 500).await.unwrap());
+    assert!(redeems(store, &dg.grant_id, now).await.unwrap());
     let family = store.family(GrantKind::Device, &dg.grant_id).await.unwrap().unwrap();
     assert_eq!((family.rt_generation, family.client_id.as_str(), family.revoked), (Some(0), "client-a", false));
     assert!(matches!(
@@ -402,7 +415,10 @@ async fn guessing_counters_and_consents(store: &dyn Store) {
     // families issued under the consent.
     assert_eq!(store.find_consent(&env, "u1", "client-a").await.unwrap(), Vec::<String>::new());
     let approve = Decision { approved: true, subject: subject(), decided_ms: now };
-    assert_eq!(store.decide_flow_device(&v, &approve, now, now + 900_000).await.unwrap(), ConsentWrite::Written);
+    assert_eq!(
+        store.decide_flow_device(&v, &approve, now, now + 900_000, &REDEMPTION).await.unwrap(),
+        ConsentWrite::Written
+    );
     assert_eq!(store.find_consent(&env, "u1", "client-a").await.unwrap(), ["openid"]);
     let (mut g2, mut u2) = grant(&env, now / 1000);
     g2.scopes = vec!["email".into(), "openid".into()];
@@ -414,12 +430,12 @@ async fn guessing_counters_and_consents(store: &dyn Store) {
     else {
         panic!("verify");
     };
-    store.decide_flow_device(&v2, &approve, now, now + 900_000).await.unwrap();
+    store.decide_flow_device(&v2, &approve, now, now + 900_000, &REDEMPTION).await.unwrap();
     assert_eq!(store.find_consent(&env, "u1", "client-a").await.unwrap(), ["email", "openid"]);
     let listed = store.list_consents(&env, "u1").await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!((listed[0].client_id.as_str(), listed[0].scopes.len()), ("client-a", 2));
-    assert!(store.redeem_device_grant(&g.grant_id, now, true, now / 1000 + 900).await.unwrap());
+    assert!(redeems(store, &g.grant_id, now).await.unwrap());
     assert!(!store.family(GrantKind::Device, &g.grant_id).await.unwrap().unwrap().revoked);
     store.revoke_consent(&env, "u1", "client-a", now).await.unwrap();
     assert!(store.find_consent(&env, "u1", "client-a").await.unwrap().is_empty());
@@ -483,7 +499,10 @@ async fn device_authorization_counters(store: &dyn Store) {
     }
     let (g, u) = grant(&env, now_s);
     assert_eq!(store.create_device_grant(&g, &u, now_s, &limit).await.unwrap(), Created::Limited(vec![0]));
-    assert_eq!(store.record_poll(&g.grant_id, "client-a", ISS, 1, 10).await.unwrap(), PollRecord::Unknown);
+    assert_eq!(
+        store.record_poll(&g.grant_id, "client-a", ISS, 1, 10, &unique("poll")).await.unwrap(),
+        PollRecord::Unknown
+    );
     assert_eq!(live_code(store, &env, &u.user_code_hash).await, None, "a limited request writes nothing");
 }
 
@@ -516,22 +535,30 @@ async fn device_grant_lifecycle(store: &dyn Store) {
     assert_eq!(live_code(store, &env, &u.user_code_hash).await, Some(u.clone()));
     assert_eq!(live_code(store, &unique("env"), &u.user_code_hash).await, None);
     assert_eq!(
-        store.record_poll(&g.grant_id, "client-a", "https://other", now_s * 1000, 100).await.unwrap(),
+        store.record_poll(&g.grant_id, "client-a", "https://other", now_s * 1000, 100, &unique("poll")).await.unwrap(),
         PollRecord::Unknown,
         "a device code redeems only at its own issuer"
     );
 
-    let polled = match store.record_poll(&g.grant_id, "client-a", ISS, now_s * 1000 + 10, 100).await.unwrap() {
-        PollRecord::Recorded(p) => p,
-        other => panic!("poll of a live grant must be recorded, got {other:?}"),
-    };
+    let polled =
+        match store.record_poll(&g.grant_id, "client-a", ISS, now_s * 1000 + 10, 100, &unique("poll")).await.unwrap() {
+            PollRecord::Recorded(p) => p,
+            other => panic!("poll of a live grant must be recorded, got {other:?}"),
+        };
     assert_eq!(polled.polls, vec![now_s * 1000 + 10]);
     assert_eq!(polled.decision, None);
-    assert_eq!(store.record_poll(&g.grant_id, "client-x", ISS, now_s * 1000, 100).await.unwrap(), PollRecord::Unknown);
-    assert_eq!(store.record_poll("missing", "client-a", ISS, now_s * 1000, 100).await.unwrap(), PollRecord::Unknown);
+    assert_eq!(
+        store.record_poll(&g.grant_id, "client-x", ISS, now_s * 1000, 100, &unique("poll")).await.unwrap(),
+        PollRecord::Unknown
+    );
+    assert_eq!(
+        store.record_poll("missing", "client-a", ISS, now_s * 1000, 100, &unique("poll")).await.unwrap(),
+        PollRecord::Unknown
+    );
 
-    // Not approved yet: nothing to redeem.
-    assert!(!store.redeem_device_grant(&g.grant_id, now_s * 1000, false, now_s + 60).await.unwrap());
+    // Not approved yet: a poll claims the redemption, but approval will free it.
+    assert!(polled.winner.is_some() && !polled.redeemed());
+    assert!(!redeems(store, &g.grant_id, now_s * 1000).await.unwrap());
 
     let mut f = flow(&env, now_s * 1000);
     let FlowWrite::Written(signed) =
@@ -546,7 +573,10 @@ async fn device_grant_lifecycle(store: &dyn Store) {
     };
     let decision = Decision { approved: true, subject: subject(), decided_ms: now_s * 1000 + 20 };
     assert_eq!(
-        store.decide_flow_device(&verified, &decision, now_s * 1000, now_s * 1000 + 900_000).await.unwrap(),
+        store
+            .decide_flow_device(&verified, &decision, now_s * 1000, now_s * 1000 + 900_000, &REDEMPTION)
+            .await
+            .unwrap(),
         ConsentWrite::Written
     );
     f.flow_id = verified.flow_id.clone();
@@ -554,24 +584,22 @@ async fn device_grant_lifecycle(store: &dyn Store) {
     assert_eq!(stored.consent, Some(true));
 
     let PollRecord::Recorded(approved) =
-        store.record_poll(&g.grant_id, "client-a", ISS, now_s * 1000 + 30, 100).await.unwrap()
+        store.record_poll(&g.grant_id, "client-a", ISS, now_s * 1000 + 30, 100, &unique("poll")).await.unwrap()
     else {
         panic!("poll after approval must be recorded");
     };
     assert_eq!(approved.decision, Some(decision));
-    assert!(store.redeem_device_grant(&g.grant_id, now_s * 1000 + 40, true, now_s + 86_400).await.unwrap());
-    assert!(
-        !store.redeem_device_grant(&g.grant_id, now_s * 1000 + 41, true, now_s + 86_400).await.unwrap(),
-        "single use"
-    );
+    assert!(approved.redeemed(), "the first poll after approval redeems");
+    assert!(!redeems(store, &g.grant_id, now_s * 1000 + 41).await.unwrap(), "single use");
     let PollRecord::Recorded(redeemed) =
-        store.record_poll(&g.grant_id, "client-a", ISS, now_s * 1000 + 50, 100).await.unwrap()
+        store.record_poll(&g.grant_id, "client-a", ISS, now_s * 1000 + 50, 100, &unique("poll")).await.unwrap()
     else {
         panic!("poll after redemption is still recorded");
     };
-    assert_eq!(redeemed.redeemed_ms, Some(now_s * 1000 + 40));
+    assert_eq!(redeemed.winner, approved.winner, "the redeeming poll stays the winner");
     assert_eq!(redeemed.rt_generation, Some(0), "a refresh token family starts at generation 0");
-    assert_eq!(redeemed.expires_at, now_s + 86_400, "kept as long as its refresh token");
+    assert_eq!(redeemed.expires_at, g.expires_at, "the codes die when they did");
+    assert_eq!(redeemed.retained_until(), REDEMPTION.keep_until, "kept as long as its refresh token");
 }
 
 async fn user_codes_are_unique_while_live(store: &dyn Store) {
@@ -583,7 +611,7 @@ async fn user_codes_are_unique_while_live(store: &dyn Store) {
     u2.user_code_hash = u1.user_code_hash.clone();
     assert_eq!(store.create_device_grant(&g2, &u2, now_s, &[]).await.unwrap(), Created::UserCodeTaken);
     assert_eq!(
-        store.record_poll(&g2.grant_id, "client-a", ISS, now_s * 1000, 10).await.unwrap(),
+        store.record_poll(&g2.grant_id, "client-a", ISS, now_s * 1000, 10, &unique("poll")).await.unwrap(),
         PollRecord::Unknown,
         "a refused grant leaves nothing behind"
     );
@@ -603,15 +631,18 @@ async fn poll_log_is_bounded_and_client_bound(store: &dyn Store) {
     store.create_device_grant(&g, &u, now_s, &[]).await.unwrap();
     for i in 0..3 {
         assert!(matches!(
-            store.record_poll(&g.grant_id, "client-a", ISS, i, 3).await.unwrap(),
+            store.record_poll(&g.grant_id, "client-a", ISS, i, 3, &unique("poll")).await.unwrap(),
             PollRecord::Recorded(_)
         ));
     }
-    match store.record_poll(&g.grant_id, "client-a", ISS, 99, 3).await.unwrap() {
+    match store.record_poll(&g.grant_id, "client-a", ISS, 99, 3, &unique("poll")).await.unwrap() {
         PollRecord::LogFull(full) => assert_eq!(full.polls, vec![0, 1, 2]),
         other => panic!("a full log must refuse the poll, got {other:?}"),
     }
-    assert_eq!(store.record_poll(&g.grant_id, "client-b", ISS, 99, 3).await.unwrap(), PollRecord::Unknown);
+    assert_eq!(
+        store.record_poll(&g.grant_id, "client-b", ISS, 99, 3, &unique("poll")).await.unwrap(),
+        PollRecord::Unknown
+    );
 }
 
 async fn flow_lifecycle(store: &dyn Store) {
@@ -670,23 +701,22 @@ async fn flow_lifecycle(store: &dyn Store) {
 
     let deny = Decision { approved: false, subject: subject(), decided_ms: now + 20 };
     assert_eq!(
-        store.decide_flow_device(&verified, &deny, now + 20, now + 900_020).await.unwrap(),
+        store.decide_flow_device(&verified, &deny, now + 20, now + 900_020, &REDEMPTION).await.unwrap(),
         ConsentWrite::Written
     );
     assert_eq!(
-        store.decide_flow_device(&verified, &deny, now + 21, now + 900_021).await.unwrap(),
+        store.decide_flow_device(&verified, &deny, now + 21, now + 900_021, &REDEMPTION).await.unwrap(),
         ConsentWrite::FlowConflict,
         "consent only once"
     );
-    let PollRecord::Recorded(denied) = store.record_poll(&g.grant_id, "client-a", ISS, now + 30, 10).await.unwrap()
+    let PollRecord::Recorded(denied) =
+        store.record_poll(&g.grant_id, "client-a", ISS, now + 30, 10, &unique("poll")).await.unwrap()
     else {
         panic!("poll");
     };
-    assert_eq!(denied.decision.map(|d| d.approved), Some(false));
-    assert!(
-        !store.redeem_device_grant(&g.grant_id, now + 40, false, now / 1000 + 60).await.unwrap(),
-        "a denied grant is never redeemed"
-    );
+    assert_eq!(denied.decision.as_ref().map(|d| d.approved), Some(false));
+    assert!(!denied.redeemed(), "a denied grant is never redeemed");
+    assert_eq!(denied.retained_until(), g.expires_at, "a denial keeps nothing longer");
 }
 
 async fn consent_fails_on_closed_grant(store: &dyn Store) {
@@ -707,11 +737,11 @@ async fn consent_fails_on_closed_grant(store: &dyn Store) {
         flows.push(v);
     }
     assert_eq!(
-        store.decide_flow_device(&flows[0], &decision, now, now + 900_000).await.unwrap(),
+        store.decide_flow_device(&flows[0], &decision, now, now + 900_000, &REDEMPTION).await.unwrap(),
         ConsentWrite::Written
     );
     assert_eq!(
-        store.decide_flow_device(&flows[1], &decision, now, now + 900_000).await.unwrap(),
+        store.decide_flow_device(&flows[1], &decision, now, now + 900_000, &REDEMPTION).await.unwrap(),
         ConsentWrite::GrantClosed
     );
     assert_eq!(
@@ -729,7 +759,10 @@ async fn consent_fails_on_closed_grant(store: &dyn Store) {
         panic!("verify");
     };
     let late = (g2.expires_at + 1) * 1000;
-    assert_eq!(store.decide_flow_device(&v, &decision, late, late + 900_000).await.unwrap(), ConsentWrite::GrantClosed);
+    assert_eq!(
+        store.decide_flow_device(&v, &decision, late, late + 900_000, &REDEMPTION).await.unwrap(),
+        ConsentWrite::GrantClosed
+    );
 }
 
 async fn approved_grant(store: &dyn Store, now_s: i64) -> DeviceGrant {
@@ -745,7 +778,7 @@ async fn approved_grant(store: &dyn Store, now_s: i64) -> DeviceGrant {
     };
     let decision = Decision { approved: true, subject: subject(), decided_ms: now_s * 1000 };
     assert_eq!(
-        store.decide_flow_device(&v, &decision, now_s * 1000, now_s * 1000 + 900_000).await.unwrap(),
+        store.decide_flow_device(&v, &decision, now_s * 1000, now_s * 1000 + 900_000, &REDEMPTION).await.unwrap(),
         ConsentWrite::Written
     );
     g
@@ -757,13 +790,13 @@ async fn concurrent_redemption_has_one_winner(store: Arc<dyn Store>) {
     let racers = (0..16).map(|i| {
         let store = store.clone();
         let id = g.grant_id.clone();
-        tokio::spawn(async move { store.redeem_device_grant(&id, now_s * 1000 + i, true, now_s + 60).await.unwrap() })
+        tokio::spawn(async move { redeems(&*store, &id, now_s * 1000 + i).await.unwrap() })
     });
     let mut winners = 0;
     for racer in racers {
         winners += usize::from(racer.await.unwrap());
     }
-    assert_eq!(winners, 1, "exactly one of 16 concurrent redemptions wins");
+    assert_eq!(winners, 1, "exactly one of 16 concurrent polls after approval redeems");
 }
 
 async fn concurrent_polls_are_all_recorded(store: Arc<dyn Store>) {
@@ -773,7 +806,9 @@ async fn concurrent_polls_are_all_recorded(store: Arc<dyn Store>) {
     let pollers = (0..16).map(|i| {
         let store = store.clone();
         let id = g.grant_id.clone();
-        tokio::spawn(async move { store.record_poll(&id, "client-a", ISS, now_s * 1000 + i, 1000).await.unwrap() })
+        tokio::spawn(async move {
+            store.record_poll(&id, "client-a", ISS, now_s * 1000 + i, 1000, &unique("poll")).await.unwrap()
+        })
     });
     let mut lengths = Vec::new();
     for poller in pollers {

@@ -89,13 +89,17 @@ impl DeviceGrantStore for CountingStore {
         self.counter.add("create_device_grant");
         self.inner.create_device_grant(g, u, now_s, counters).await
     }
-    async fn record_poll(&self, id: &str, client: &str, iss: &str, now_ms: i64, max: usize) -> StoreResult<PollRecord> {
+    async fn record_poll(
+        &self,
+        id: &str,
+        client: &str,
+        iss: &str,
+        now_ms: i64,
+        max: usize,
+        poll_id: &str,
+    ) -> StoreResult<PollRecord> {
         self.counter.add("record_poll");
-        self.inner.record_poll(id, client, iss, now_ms, max).await
-    }
-    async fn redeem_device_grant(&self, id: &str, now_ms: i64, rt: bool, keep: i64) -> StoreResult<bool> {
-        self.counter.add("redeem_device_grant");
-        self.inner.redeem_device_grant(id, now_ms, rt, keep).await
+        self.inner.record_poll(id, client, iss, now_ms, max, poll_id).await
     }
 }
 
@@ -124,9 +128,16 @@ impl FlowStore for CountingStore {
         self.counter.add("verify_flow_device");
         self.inner.verify_flow_device(f, d, now, exp).await
     }
-    async fn decide_flow_device(&self, f: &FlowRecord, d: &Decision, now: i64, exp: i64) -> StoreResult<ConsentWrite> {
+    async fn decide_flow_device(
+        &self,
+        f: &FlowRecord,
+        d: &Decision,
+        now: i64,
+        exp: i64,
+        redemption: &Redemption,
+    ) -> StoreResult<ConsentWrite> {
         self.counter.add("decide_flow_device");
-        self.inner.decide_flow_device(f, d, now, exp).await
+        self.inner.decide_flow_device(f, d, now, exp, redemption).await
     }
     async fn change_password_flow(&self, id: &str, user: &FlowUser, now: i64, exp: i64) -> StoreResult<FlowWrite> {
         self.counter.add("change_password_flow");

@@ -2,7 +2,8 @@
 //! of identical behaviour (checked by one contract suite, `store::contract`).
 //!
 //! Every method is one request to DynamoDB (`revoke_consent` adds one per token family it
-//! revokes; a transaction that lost to a concurrent one on the same item is sent again), so the
+//! revokes; `sign_on_flow_within` one when the flow was not as the caller expected; a transaction
+//! that lost to a concurrent one on the same item is sent again), so the
 //! request budget of a flow can be read off the calls (`counting`). Single-use transitions and
 //! every limit are conditional writes inside the store, never read-check-write in the domain.
 
@@ -119,6 +120,15 @@ pub enum Rotation {
     Invalid,
 }
 
+/// What approving a device grant prepares for its redemption by the first poll after it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Redemption {
+    /// The grant outlives its codes until then (seconds): the life of the tokens it issues.
+    pub keep_until: i64,
+    /// The redemption starts a refresh token family at generation 0.
+    pub with_refresh_token: bool,
+}
+
 /// Result of a conditional flow update.
 #[derive(Debug, PartialEq, Eq)]
 pub enum FlowWrite {
@@ -233,7 +243,9 @@ pub trait DeviceGrantStore: Send + Sync {
     ) -> StoreResult<Created>;
 
     /// Appends `now_ms` to the grant's poll log if the grant exists, belongs to `client_id` and
-    /// `issuer`, and its log holds fewer than `max_polls` entries.
+    /// `issuer`, and its log holds fewer than `max_polls` entries; in the same atomic write, the
+    /// poll claims the grant's `winner` with `poll_id` if it is free. A poll whose outcome is
+    /// unknown (its answer lost) counts as recorded if the grant shows its claim.
     async fn record_poll(
         &self,
         grant_id: &str,
@@ -241,17 +253,8 @@ pub trait DeviceGrantStore: Send + Sync {
         issuer: &str,
         now_ms: i64,
         max_polls: usize,
+        poll_id: &str,
     ) -> StoreResult<PollRecord>;
-
-    /// Marks an approved, unredeemed grant redeemed, keeping it until `keep_until` (seconds),
-    /// starting its refresh token family at generation 0 if asked. `false` if another poll won.
-    async fn redeem_device_grant(
-        &self,
-        grant_id: &str,
-        now_ms: i64,
-        with_refresh_token: bool,
-        keep_until: i64,
-    ) -> StoreResult<bool>;
 }
 
 /// Sign-on flows. Each write is conditional on the facts the action needs.
@@ -300,7 +303,8 @@ pub trait FlowStore: Send + Sync {
 
     /// Records consent on the flow and the decision on its grant, atomically; an approval is also
     /// remembered for the user and application (scopes added to what they granted before, the
-    /// grant added to the families the consent covers).
+    /// grant added to the families the consent covers), frees the grant's `winner` for the next
+    /// poll, and prepares its `redemption`.
     /// Conditions: flow unexpired with a device, no consent yet and no password change pending;
     /// grant unexpired and undecided.
     async fn decide_flow_device(
@@ -309,6 +313,7 @@ pub trait FlowStore: Send + Sync {
         decision: &Decision,
         now_ms: i64,
         expires_ms: i64,
+        redemption: &Redemption,
     ) -> StoreResult<ConsentWrite>;
 
     /// Ends the flow's pending password change (PingOne's `MUST_CHANGE_PASSWORD`, once the new

@@ -2,7 +2,7 @@
 //! flow whose user must change their password (`MUST_CHANGE_PASSWORD`) takes no other step until
 //! `change_password_flow` ends the change, and that write holds only on a live, pending flow.
 
-use super::contract::{device_of, flow, flow_user, grant, subject, unique};
+use super::contract::{device_of, flow, flow_user, grant, subject, unique, REDEMPTION};
 use super::*;
 
 fn pending_user() -> FlowUser {
@@ -67,7 +67,7 @@ async fn a_pending_change_holds_the_device_flow(store: &dyn Store) {
     };
     let decision = Decision { approved: true, subject: subject(), decided_ms: now };
     assert_eq!(
-        store.decide_flow_device(&both, &decision, now, now + 900_000).await.unwrap(),
+        store.decide_flow_device(&both, &decision, now, now + 900_000, &REDEMPTION).await.unwrap(),
         ConsentWrite::FlowConflict
     );
 
@@ -79,7 +79,7 @@ async fn a_pending_change_holds_the_device_flow(store: &dyn Store) {
     };
     assert_eq!(changed.user, Some(changed_user()));
     assert_eq!(
-        store.decide_flow_device(&changed, &decision, now + 2, now + 900_002).await.unwrap(),
+        store.decide_flow_device(&changed, &decision, now + 2, now + 900_002, &REDEMPTION).await.unwrap(),
         ConsentWrite::Written
     );
     let FlowWrite::Written(_) =

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use super::contract::{flow, flow_user, grant, subject, unique, ISS};
+use super::contract::{flow, flow_user, grant, redeems, subject, unique, ISS};
 use super::*;
 use crate::model::User;
 
@@ -33,7 +33,7 @@ async fn joined<T>(racers: impl Iterator<Item = tokio::task::JoinHandle<T>>) -> 
     answers
 }
 
-/// An approved device grant, redeemed by 16 polls at once.
+/// An approved device grant, polled by 16 at once: exactly one poll redeems it.
 pub async fn device_redemptions(store: Arc<dyn Store>, trials: std::ops::Range<usize>) {
     let env = unique("env");
     for trial in trials {
@@ -42,7 +42,7 @@ pub async fn device_redemptions(store: Arc<dyn Store>, trials: std::ops::Range<u
         assert_eq!(store.create_device_grant(&g, &u, NOW_MS / 1000, &[]).await.unwrap(), Created::Created);
         let racers = (0..RACERS).map(|_| {
             let (store, id) = (store.clone(), g.grant_id.clone());
-            tokio::spawn(async move { store.redeem_device_grant(&id, NOW_MS, true, NOW_MS / 1000 + 900).await })
+            tokio::spawn(async move { redeems(&*store, &id, NOW_MS).await })
         });
         let answers = joined(racers).await;
         one_winner("device code", trial, answers, |won| *won);

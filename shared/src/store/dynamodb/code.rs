@@ -220,3 +220,37 @@ fn family_from(kind: GrantKind, item: &Item) -> StoreResult<Option<Family>> {
         GrantKind::Code => Family::from_code(&code_from(item)?),
     })
 }
+
+impl DynamoStore {
+    /// The marked update (`DynamoStore::marked`) redeeming the code grant at `key` and keeping it
+    /// alive until `keep_until`; a refresh token family starts at generation 0. The caller adds
+    /// its condition (ending `OR op_token = :op`) and its values. Returns the update and its token.
+    pub(super) fn redemption(
+        &self,
+        key: &Item,
+        with_refresh_token: bool,
+        now_ms: i64,
+        keep_until: i64,
+    ) -> (aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder, String) {
+        let token = op_token();
+        let set = if with_refresh_token {
+            "SET redeemed_ms = :now, expires_at = :keep, rt_generation = :zero, op_token = :op"
+        } else {
+            "SET redeemed_ms = :now, expires_at = :keep, op_token = :op"
+        };
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key.clone()))
+            .update_expression(set)
+            .expression_attribute_values(":op", s(&token))
+            .expression_attribute_values(":now", n(now_ms))
+            .expression_attribute_values(":keep", n(keep_until))
+            .return_values(ReturnValue::AllNew);
+        if with_refresh_token {
+            update = update.expression_attribute_values(":zero", n(0));
+        }
+        (update, token)
+    }
+}

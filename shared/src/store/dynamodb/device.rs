@@ -55,27 +55,28 @@ impl DeviceGrantStore for DynamoStore {
         issuer: &str,
         now_ms: i64,
         max_polls: usize,
+        poll_id: &str,
     ) -> StoreResult<PollRecord> {
-        let result = self
+        let key = Self::key(grant_pk(grant_id), "DEVICE");
+        let update = self
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key(grant_pk(grant_id), "DEVICE")))
-            .update_expression("SET polls = list_append(polls, :poll)")
+            .set_key(Some(key.clone()))
+            .update_expression("SET polls = list_append(polls, :poll), winner = if_not_exists(winner, :op)")
             .condition_expression(
                 "attribute_exists(pk) AND client_id = :client AND (attribute_not_exists(issuer) OR issuer = :iss) \
                  AND size(polls) < :max",
             )
             .expression_attribute_values(":poll", Av::L(vec![n(now_ms)]))
+            .expression_attribute_values(":op", s(poll_id))
             .expression_attribute_values(":client", s(client_id))
             .expression_attribute_values(":iss", s(issuer))
             .expression_attribute_values(":max", n(i64::try_from(max_polls).unwrap_or(i64::MAX)))
             .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(OnFail::AllOld)
-            .send()
-            .await
-            .map(|out| out.attributes);
-        match conditional(result)? {
+            .return_values_on_condition_check_failure(OnFail::AllOld);
+        // A lost answer of the poll that redeems is settled by the grant showing its claim.
+        match self.settled(update, key, "winner", poll_id).await? {
             Ok(item) => Ok(PollRecord::Recorded(grant_from(&item)?)),
             Err(Some(old)) => {
                 let grant = grant_from(&old)?;
@@ -87,24 +88,6 @@ impl DeviceGrantStore for DynamoStore {
             }
             Err(None) => Ok(PollRecord::Unknown),
         }
-    }
-
-    async fn redeem_device_grant(
-        &self,
-        grant_id: &str,
-        now_ms: i64,
-        with_refresh_token: bool,
-        keep_until: i64,
-    ) -> StoreResult<bool> {
-        let key = Self::key(grant_pk(grant_id), "DEVICE");
-        let (update, token) = self.redemption(&key, with_refresh_token, now_ms, keep_until);
-        let update = update
-            .condition_expression(
-                "(attribute_exists(decision) AND attribute_not_exists(redeemed_ms) AND approved = :yes) \
-                 OR op_token = :op",
-            )
-            .expression_attribute_values(":yes", Av::Bool(true));
-        Ok(self.marked(update, key, &token).await?.is_ok())
     }
 }
 
@@ -212,6 +195,7 @@ impl FlowStore for DynamoStore {
         decision: &Decision,
         now_ms: i64,
         expires_ms: i64,
+        redemption: &Redemption,
     ) -> StoreResult<ConsentWrite> {
         let Some(device) = &flow.device else {
             return Ok(ConsentWrite::FlowConflict);
@@ -231,16 +215,34 @@ impl FlowStore for DynamoStore {
             .expression_attribute_values(":now", n(now_ms))
             .build()
             .map_err(build_err)?;
-        let grant_update = Update::builder()
+        let mut grant_update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(Self::key(grant_pk(&device.grant_id), "DEVICE")))
-            .update_expression("SET decision = :decision, approved = :approved")
-            .condition_expression("attribute_exists(pk) AND attribute_not_exists(decision) AND expires_at > :now_s")
+            .condition_expression(
+                "attribute_exists(pk) AND attribute_not_exists(decision) AND (codes_expire_at > :now_s \
+                 OR (attribute_not_exists(codes_expire_at) AND expires_at > :now_s))",
+            )
             .expression_attribute_values(":decision", json(decision)?)
             .expression_attribute_values(":approved", Av::Bool(decision.approved))
-            .expression_attribute_values(":now_s", n(now_ms.div_euclid(1000)))
-            .build()
-            .map_err(build_err)?;
+            .expression_attribute_values(":now_s", n(now_ms.div_euclid(1000)));
+        grant_update = match (decision.approved, redemption.with_refresh_token) {
+            (false, _) => grant_update.update_expression("SET decision = :decision, approved = :approved"),
+            (true, with_refresh) => {
+                // The next poll claims the redemption; the grant is kept for what it issues.
+                let rt = if with_refresh { ", rt_generation = :zero" } else { "" };
+                let update =
+                    format!("SET decision = :decision, approved = :approved, expires_at = :keep{rt} REMOVE winner");
+                let grant_update = grant_update
+                    .update_expression(update)
+                    .expression_attribute_values(":keep", n(redemption.keep_until));
+                if with_refresh {
+                    grant_update.expression_attribute_values(":zero", n(0))
+                } else {
+                    grant_update
+                }
+            }
+        };
+        let grant_update = grant_update.build().map_err(build_err)?;
         let mut items = vec![
             TransactWriteItem::builder().update(flow_update).build(),
             TransactWriteItem::builder().update(grant_update).build(),
@@ -464,39 +466,5 @@ pub(super) fn flow_write(result: Result<Item, Option<Item>>) -> StoreResult<Flow
     match result {
         Ok(item) => Ok(FlowWrite::Written(flow_from(&item)?)),
         Err(old) => Ok(FlowWrite::Conflict(old.as_ref().map(flow_from).transpose()?)),
-    }
-}
-
-impl DynamoStore {
-    /// The marked update (`DynamoStore::marked`) redeeming the grant at `key` and keeping it
-    /// alive until `keep_until`; a refresh token family starts at generation 0. The caller adds
-    /// its condition (ending `OR op_token = :op`) and its values. Returns the update and its token.
-    pub(super) fn redemption(
-        &self,
-        key: &Item,
-        with_refresh_token: bool,
-        now_ms: i64,
-        keep_until: i64,
-    ) -> (aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder, String) {
-        let token = op_token();
-        let set = if with_refresh_token {
-            "SET redeemed_ms = :now, expires_at = :keep, rt_generation = :zero, op_token = :op"
-        } else {
-            "SET redeemed_ms = :now, expires_at = :keep, op_token = :op"
-        };
-        let mut update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key.clone()))
-            .update_expression(set)
-            .expression_attribute_values(":op", s(&token))
-            .expression_attribute_values(":now", n(now_ms))
-            .expression_attribute_values(":keep", n(keep_until))
-            .return_values(ReturnValue::AllNew);
-        if with_refresh_token {
-            update = update.expression_attribute_values(":zero", n(0));
-        }
-        (update, token)
     }
 }

@@ -111,17 +111,19 @@ pub(super) fn grant_item(g: &DeviceGrant) -> StoreResult<Item> {
     }
     item.insert("scopes".into(), json(&g.scopes)?);
     item.insert("created_ms".into(), n(g.created_ms));
-    item.insert(TTL_ATTRIBUTE.into(), n(g.expires_at));
+    item.insert(TTL_ATTRIBUTE.into(), n(g.retained_until()));
+    // The codes' own expiry: the TTL moves past it when an approval keeps the grant.
+    item.insert("codes_expire_at".into(), n(g.expires_at));
     item.insert("interval".into(), n(i64::from(g.interval)));
     item.insert("polls".into(), Av::L(g.polls.iter().map(|p| n(*p)).collect()));
     item.insert("requester".into(), json(&g.requester)?);
     if let Some(d) = &g.decision {
         item.insert("decision".into(), json(d)?);
-        // What `redeem_device_grant`'s condition reads (as `decide_flow_device` writes it).
+        // The decision's outcome on its own (as `decide_flow_device` writes it).
         item.insert("approved".into(), Av::Bool(d.approved));
     }
-    if let Some(r) = g.redeemed_ms {
-        item.insert("redeemed_ms".into(), n(r));
+    if let Some(w) = &g.winner {
+        item.insert("winner".into(), s(w));
     }
     if let Some(n_) = g.rt_generation {
         item.insert("rt_generation".into(), n(i64::from(n_)));
@@ -144,6 +146,13 @@ pub(super) fn grant_from(item: &Item) -> StoreResult<DeviceGrant> {
             .collect::<StoreResult<Vec<i64>>>()?,
         _ => return Err(corrupt("polls")),
     };
+    let ttl = get_n(item, TTL_ATTRIBUTE)?;
+    let codes_expire_at = get_opt_n(item, "codes_expire_at")?;
+    let winner = match item.get("winner") {
+        Some(_) => Some(get_s(item, "winner")?.to_owned()),
+        // Redeemed before redemptions were claimed by polls: by nobody who polls now.
+        None => get_opt_n(item, "redeemed_ms")?.map(|_| "redeemed".to_owned()),
+    };
     Ok(DeviceGrant {
         grant_id: pk.strip_prefix("DEVICE#").ok_or_else(|| corrupt("pk"))?.to_owned(),
         environment_id: get_s(item, "environment_id")?.to_owned(),
@@ -151,12 +160,13 @@ pub(super) fn grant_from(item: &Item) -> StoreResult<DeviceGrant> {
         issuer: item.get("issuer").map(|_| get_s(item, "issuer")).transpose()?.unwrap_or_default().to_owned(),
         scopes: get_json(item, "scopes")?,
         created_ms: get_n(item, "created_ms")?,
-        expires_at: get_n(item, TTL_ATTRIBUTE)?,
+        expires_at: codes_expire_at.unwrap_or(ttl),
+        kept_until: codes_expire_at.filter(|codes| *codes != ttl).map(|_| ttl),
         interval: u32::try_from(get_n(item, "interval")?).map_err(|_| corrupt("interval"))?,
         polls,
         requester: get_json(item, "requester")?,
         decision: get_opt_json(item, "decision")?,
-        redeemed_ms: get_opt_n(item, "redeemed_ms")?,
+        winner,
         rt_generation: get_opt_u32(item, "rt_generation")?,
         revoked_ms: get_opt_n(item, "revoked_ms")?,
     })

@@ -203,9 +203,20 @@ impl DynamoStore {
         key: Item,
         token: &str,
     ) -> StoreResult<Result<Item, Option<Item>>> {
+        self.settled(update, key, OP_TOKEN, token).await
+    }
+
+    /// `marked`, with the token in `attribute`.
+    async fn settled(
+        &self,
+        update: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
+        key: Item,
+        attribute: &str,
+        token: &str,
+    ) -> StoreResult<Result<Item, Option<Item>>> {
         match conditional(update.send().await.map(|out| out.attributes)) {
             Err(StoreError::Unavailable(reason)) => match self.get(key).await {
-                Ok(Some(item)) if item.get(OP_TOKEN).and_then(|v| v.as_s().ok()).is_some_and(|t| t == token) => {
+                Ok(Some(item)) if item.get(attribute).and_then(|v| v.as_s().ok()).is_some_and(|t| t == token) => {
                     tracing::warn!("a write's answer was lost; reading it back showed it applied");
                     Ok(Ok(item))
                 }

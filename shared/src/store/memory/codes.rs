@@ -219,7 +219,7 @@ impl CodeStore for MemoryStore {
             GrantKind::Device => {
                 tables.device.update(grant_id, |g| {
                     g.rt_generation = next;
-                    g.expires_at = keep_until;
+                    g.kept_until = Some(keep_until);
                 });
                 tables.expires(keep_until, Expiring::Grant(grant_id.into()));
             }

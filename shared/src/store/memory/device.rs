@@ -108,7 +108,7 @@ impl DeviceTable {
     pub fn retire(&mut self, grant_id: &str, dead: i64) {
         let Some(held) = self.grants.get(grant_id) else { return };
         let (env, hash) = held.user_code.clone();
-        let grant_dead = decode(held).expires_at < dead;
+        let grant_dead = decode(held).retained_until() < dead;
         if let Some(codes) = self.user_codes.get_mut(&env) {
             // Only its own code: a dead code's hash may have been drawn again since.
             if codes.get(&hash).is_some_and(|c| c.expires_at < dead && *c.grant_id == *grant_id) {
@@ -143,8 +143,9 @@ mod tests {
             interval: 5,
             polls: Vec::new(),
             requester: Requester { ip: Some("192.0.2.1".into()), user_agent: None },
+            kept_until: None,
             decision: None,
-            redeemed_ms: None,
+            winner: None,
             rt_generation: None,
             revoked_ms: None,
         };
@@ -187,7 +188,7 @@ mod tests {
         let mut table = DeviceTable::default();
         let (g, c) = grant("g1", 600);
         table.insert(&g, &c);
-        table.update("g1", |g| g.expires_at = 10_000);
+        table.update("g1", |g| g.kept_until = Some(10_000));
         table.retire("g1", 601);
         assert!(table.get("g1").is_some() && table.user_code("env", "code-of-g1").is_none());
         assert!(!table.user_code_live("env", "code-of-g1", 0));

@@ -34,6 +34,7 @@ impl DeviceGrantStore for MemoryStore {
         issuer: &str,
         now_ms: i64,
         max_polls: usize,
+        poll_id: &str,
     ) -> StoreResult<PollRecord> {
         let mut tables = self.lock();
         let polled = tables.device.update(grant_id, |grant| {
@@ -44,33 +45,10 @@ impl DeviceGrantStore for MemoryStore {
                 return PollRecord::LogFull(grant.clone());
             }
             grant.polls.push(now_ms);
+            grant.winner.get_or_insert_with(|| poll_id.to_owned());
             PollRecord::Recorded(grant.clone())
         });
         Ok(polled.unwrap_or(PollRecord::Unknown))
-    }
-
-    async fn redeem_device_grant(
-        &self,
-        grant_id: &str,
-        now_ms: i64,
-        with_refresh_token: bool,
-        keep_until: i64,
-    ) -> StoreResult<bool> {
-        let mut tables = self.lock();
-        let redeemed = tables.device.update(grant_id, |grant| {
-            let approved = grant.decision.as_ref().is_some_and(|d| d.approved);
-            if !approved || grant.redeemed_ms.is_some() {
-                return false;
-            }
-            grant.redeemed_ms = Some(now_ms);
-            grant.rt_generation = with_refresh_token.then_some(0);
-            grant.expires_at = keep_until;
-            true
-        });
-        if redeemed == Some(true) {
-            tables.expires(keep_until, Expiring::Grant(grant_id.into()));
-        }
-        Ok(redeemed == Some(true))
     }
 }
 
@@ -135,6 +113,7 @@ impl FlowStore for MemoryStore {
         decision: &Decision,
         now_ms: i64,
         expires_ms: i64,
+        redemption: &Redemption,
     ) -> StoreResult<ConsentWrite> {
         let mut tables = self.lock();
         let Some(device) = &flow.device else {
@@ -159,8 +138,16 @@ impl FlowStore for MemoryStore {
         if let Some(stored) = tables.flows.get(&flow.flow_id).cloned() {
             tables.put_flow(FlowRecord { consent: Some(decision.approved), expires_ms, ..stored });
         }
-        tables.device.update(&device.grant_id, |grant| grant.decision = Some(decision.clone()));
+        tables.device.update(&device.grant_id, |grant| {
+            grant.decision = Some(decision.clone());
+            if decision.approved {
+                grant.winner = None;
+                grant.kept_until = Some(redemption.keep_until);
+                grant.rt_generation = redemption.with_refresh_token.then_some(0);
+            }
+        });
         if decision.approved {
+            tables.expires(redemption.keep_until, Expiring::Grant(device.grant_id.as_str().into()));
             let family = (GrantKind::Device, device.grant_id.as_str());
             tables.remember(&flow.environment_id, &decision.subject.user_id, &device.client_id, &device.scopes, family);
         }
