@@ -104,18 +104,10 @@ impl FlowStore for DynamoStore {
         now_ms: i64,
         expires_ms: i64,
     ) -> StoreResult<FlowWrite> {
-        let (seed, mut values) = flow_seed(fresh);
-        values.insert(":user".into(), json(user)?);
-        // The pending change as an attribute of its own, for the conditions of the other writes.
-        let pending = if user.must_change_password {
-            values.insert(":pending".into(), Av::Bool(true));
-            ", password_change = :pending"
-        } else {
-            ""
-        };
+        let (set, values) = sign_on_set(fresh, user)?;
         self.upsert_flow(
             fresh,
-            format!("SET {seed}, flow_user = :user, expires_ms = :exp, expires_at = :ttl{pending}"),
+            set,
             "attribute_not_exists(pk) OR (attribute_not_exists(flow_user) AND expires_ms > :now)",
             values,
             now_ms,
@@ -290,6 +282,21 @@ impl FlowStore for DynamoStore {
     }
 }
 
+/// The `SET` of a sign-on (binding `user`, creating the flow from `fresh` if needed, moving its
+/// expiry to `:exp`/`:ttl`) and its values but those two.
+fn sign_on_set(fresh: &FlowRecord, user: &FlowUser) -> StoreResult<(String, Item)> {
+    let (seed, mut values) = flow_seed(fresh);
+    values.insert(":user".into(), json(user)?);
+    // The pending change as an attribute of its own, for the conditions of the other writes.
+    let pending = if user.must_change_password {
+        values.insert(":pending".into(), Av::Bool(true));
+        ", password_change = :pending"
+    } else {
+        ""
+    };
+    Ok((format!("SET {seed}, flow_user = :user, expires_ms = :exp, expires_at = :ttl{pending}"), values))
+}
+
 /// Tries of a sign-on transaction whose expected flow was stale.
 const SIGN_ON_ATTEMPTS: usize = 3;
 
@@ -319,20 +326,13 @@ impl DynamoStore {
         now_ms: i64,
         expires_ms: i64,
     ) -> StoreResult<TransactWriteItem> {
-        let (seed, mut values) = flow_seed(fresh);
-        values.insert(":user".into(), json(user)?);
+        let (set, mut values) = sign_on_set(fresh, user)?;
         values.insert(":exp".into(), n(expires_ms));
         values.insert(":ttl".into(), n(expires_ms.div_euclid(1000) + 1));
-        let pending = if user.must_change_password {
-            values.insert(":pending".into(), Av::Bool(true));
-            ", password_change = :pending"
-        } else {
-            ""
-        };
         let mut update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(Self::key(flow_pk(&fresh.flow_id), "FLOW")))
-            .update_expression(format!("SET {seed}, flow_user = :user, expires_ms = :exp, expires_at = :ttl{pending}"))
+            .update_expression(set)
             .return_values_on_condition_check_failure(OnFail::AllOld);
         let condition = match stored {
             None => "attribute_not_exists(pk)".to_owned(),
