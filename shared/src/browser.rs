@@ -11,24 +11,50 @@ use crate::http::{Params, Request, Response};
 
 pub const BROWSER_COOKIE: &str = "browser_key";
 
+/// The `Secure` attribute of our cookies: on everywhere but plain-http loopback.
+pub fn secure_attribute(app: &App) -> &'static str {
+    if app.settings.insecure_loopback() {
+        ""
+    } else {
+        "; Secure"
+    }
+}
+
 /// Length of a flow's binding to its browser key, bytes (128 bits).
 pub const BINDING_LEN: usize = 16;
 
 /// Random bytes in a new key (base64url: 43 characters).
 const KEY_BYTES: usize = 32;
 
-/// This request's browser key: the one its cookie holds, or a new one to set.
+/// Verified-code cookies (`flows::verified`) read per request: beyond these, the oldest flows'
+/// codes are typed again.
+const MAX_HELD: usize = 16;
+
+/// This request's browser key: the one its cookie holds, or a new one to set; and the
+/// verified-code cookies the browser holds for its flows.
 pub struct BrowserKey {
     secret: String,
     new: bool,
+    held: Vec<(String, String)>,
 }
 
 impl BrowserKey {
     pub fn of(app: &App, req: &Request) -> Self {
+        let held = req
+            .cookies()
+            .filter(|(name, _)| name.starts_with(crate::flows::verified::COOKIE_PREFIX))
+            .take(MAX_HELD)
+            .map(|(name, value)| (name.to_owned(), value.to_owned()))
+            .collect();
         match req.cookie(BROWSER_COOKIE).filter(|v| v.len() >= 43 && v.len() <= 64) {
-            Some(secret) => Self { secret: secret.to_owned(), new: false },
-            None => Self { secret: crate::codes::random_token(&*app.random, KEY_BYTES), new: true },
+            Some(secret) => Self { secret: secret.to_owned(), new: false, held },
+            None => Self { secret: crate::codes::random_token(&*app.random, KEY_BYTES), new: true, held },
         }
+    }
+
+    /// The value of the cookie `name` this browser holds among its verified codes.
+    pub fn held(&self, name: &str) -> Option<&str> {
+        self.held.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
     }
 
     /// Whether the request brought no key (this answer sets one).
@@ -65,7 +91,7 @@ impl BrowserKey {
     /// flows live 15 minutes and the key means nothing without them.
     pub fn finish(&self, app: &App, mut response: Response) -> Response {
         if self.new {
-            let secure = if app.settings.insecure_loopback() { "" } else { "; Secure" };
+            let secure = secure_attribute(app);
             let cookie = format!("{BROWSER_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax{secure}", self.secret);
             if let Ok(value) = HeaderValue::from_str(&cookie) {
                 response.headers_mut().append(SET_COOKIE, value);

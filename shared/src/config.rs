@@ -52,6 +52,11 @@ pub struct Settings {
     pub mtls_base_url: Option<String>,
     /// Ours: the device authorization rate limits (see `DeviceAuthorizationLimits`).
     pub device_authorization_limits: DeviceAuthorizationLimits,
+    /// Ours, opt-in (`FLOW_API_HOLDS_VERIFIED_CODES`): a user code verified on the flow API goes
+    /// to the client to hold in a cookie until consent instead of being written on the flow
+    /// (`flows::verified`; one store request less). Off, the flow API asks nothing of a client
+    /// that PingOne does not; the hosted pages (a browser) always hold the code.
+    pub flow_api_holds_verified_codes: bool,
 }
 
 /// Device authorization requests allowed per minute (`DEVICE_AUTHORIZATION_PER_NETWORK_PER_MINUTE`,
@@ -154,6 +159,7 @@ impl Settings {
             bypass_activation_code_confirmation: flag("BYPASS_ACTIVATION_CODE_CONFIRMATION")?,
             bypass_authorization_approval: flag("BYPASS_AUTHORIZATION_APPROVAL")?,
             jwks_allow_loopback: flag("JWKS_ALLOW_LOOPBACK")?,
+            flow_api_holds_verified_codes: flag("FLOW_API_HOLDS_VERIFIED_CODES")?,
             mtls_base_url: get("MTLS_BASE_URL").map(|u| u.trim_end_matches('/').to_owned()).filter(|u| !u.is_empty()),
             public_base_url,
             default_environment_id: get("DEFAULT_ENVIRONMENT_ID").unwrap_or_else(|| DEFAULT_ENVIRONMENT_ID.to_owned()),

@@ -28,6 +28,8 @@ pub enum Purpose {
     SecretEncryption,
     /// The store key of a used client assertion (its client and `jti`).
     ClientAssertion,
+    /// A user code a browser verified and holds until consent (`flows::verified`).
+    VerifiedCode,
 }
 
 impl Purpose {
@@ -45,6 +47,7 @@ impl Purpose {
             Purpose::Counter => b"counter",
             Purpose::SecretEncryption => b"secret_encryption",
             Purpose::ClientAssertion => b"client_assertion",
+            Purpose::VerifiedCode => b"verified_code",
         }
     }
 }
@@ -85,6 +88,17 @@ impl Hasher {
         let mut out = nonce_bytes.to_vec();
         out.extend_from_slice(&data);
         B64.encode(out)
+    }
+
+    /// `plaintext` encrypted for `purpose` (`encrypt` with the purpose's label authenticated
+    /// too: no other purpose's ciphertext opens as this one's, nor a client secret's).
+    pub fn encrypt_for(&self, purpose: Purpose, context: &str, plaintext: &str) -> String {
+        self.encrypt(&purpose_context(purpose, context), plaintext)
+    }
+
+    /// The plaintext of a value made by `encrypt_for` with the same purpose and context.
+    pub fn decrypt_for(&self, purpose: Purpose, context: &str, ciphertext: &str) -> Option<String> {
+        self.decrypt(&purpose_context(purpose, context), ciphertext)
     }
 
     /// The plaintext of a value made by `encrypt` with the same `context`, or `None`.
@@ -151,6 +165,12 @@ impl Hasher {
         aws_lc_rs::constant_time::verify_slices_are_equal(&expected.as_ref()[..SEAL_TAG_LEN], tag).ok()?;
         Some(payload.to_vec())
     }
+}
+
+/// The context `encrypt_for` authenticates: the purpose's label, a NUL (which no client-secret
+/// context holds), then `context`.
+fn purpose_context(purpose: Purpose, context: &str) -> String {
+    format!("{}\0{context}", String::from_utf8_lossy(purpose.label()))
 }
 
 #[cfg(test)]

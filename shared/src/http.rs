@@ -79,14 +79,17 @@ impl Request {
 
     /// A cookie's value from the `Cookie` header(s).
     pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.cookies().find(|(k, _)| *k == name).map(|(_, v)| v)
+    }
+
+    /// Every cookie of the `Cookie` header(s), name and value, in order.
+    pub fn cookies(&self) -> impl Iterator<Item = (&str, &str)> {
         self.headers
             .get_all(header::COOKIE)
             .iter()
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(';'))
             .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v)
     }
 
     /// Credentials from `Authorization: Basic` (RFC 6749 §2.3.1: both parts form-urlencoded).

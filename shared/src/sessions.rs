@@ -44,7 +44,7 @@ impl Session {
 
     /// The `Set-Cookie` value that removes the session cookie (sign-off).
     pub fn clear_cookie(app: &App) -> String {
-        let secure = if app.settings.insecure_loopback() { "" } else { "; Secure" };
+        let secure = crate::browser::secure_attribute(app);
         format!("{SESSION_COOKIE}=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Lax{secure}")
     }
 
@@ -52,7 +52,7 @@ impl Session {
     pub fn set_cookie(&self, app: &App, environment_id: &str) -> String {
         let payload = serde_json::to_vec(self).unwrap_or_default();
         let sealed = app.hasher.seal(Purpose::SessionCookie, environment_id, &payload);
-        let secure = if app.settings.insecure_loopback() { "" } else { "; Secure" };
+        let secure = crate::browser::secure_attribute(app);
         format!(
             "{SESSION_COOKIE}={sealed}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
             (self.exp - app.clock.now_s()).max(0)

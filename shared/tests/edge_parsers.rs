@@ -385,7 +385,7 @@ fn check_action(
             prop_assert_eq!(Some(username), non_empty_text(body, "username"));
             prop_assert_eq!(Some(password), non_empty_text(body, "password"));
         }
-        Ok(FlowAction::UserCodeVerify { user_code }) => {
+        Ok(FlowAction::UserCodeVerify { user_code, .. }) => {
             prop_assert!(is(shared::flows::ACTION_USER_CODE));
             prop_assert_eq!(Some(user_code), non_empty_text(body, "userCode"));
         }
@@ -445,7 +445,7 @@ proptest! {
         prop_assert!(ok, "login body misread: {:?}", parsed);
         let sent = json!({"userCode": code});
         let parsed = parse_action(&flow_request(shared::flows::ACTION_USER_CODE, sent.to_string().into_bytes()));
-        let ok = matches!(parsed, Ok(FlowAction::UserCodeVerify { ref user_code }) if *user_code == code);
+        let ok = matches!(parsed, Ok(FlowAction::UserCodeVerify { ref user_code, .. }) if *user_code == code);
         prop_assert!(ok, "user code body misread: {:?}", parsed);
         for action in [shared::flows::ACTION_CONSENT, shared::flows::ACTION_AUTHORIZE_CONSENT] {
             let parsed = parse_action(&flow_request(action, json!({"accept": accept}).to_string().into_bytes()));

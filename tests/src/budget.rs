@@ -13,6 +13,8 @@ use shared::store::counting::total;
 use shared::Dialect;
 
 use crate::faults::Faults;
+use shared::config::Settings;
+
 use crate::{Auth, StoreKind, TestServer, DEVICE_APP_ID};
 
 /// How the steps are counted.
@@ -25,11 +27,16 @@ pub enum Meter {
 
 /// A fresh server on `kind` and the meter that counts its requests, reset.
 pub async fn metered_server(kind: StoreKind) -> (TestServer, Meter) {
+    metered_server_with(kind, |_| {}).await
+}
+
+/// `metered_server` with settings changed by `configure`.
+pub async fn metered_server_with(kind: StoreKind, configure: impl FnOnce(&mut Settings)) -> (TestServer, Meter) {
     let (s, meter) = match kind {
-        StoreKind::Memory => (TestServer::start(kind).await, Meter::StoreCalls),
+        StoreKind::Memory => (TestServer::start_with(kind, configure).await, Meter::StoreCalls),
         StoreKind::DynamoDb => {
             let wire = Faults::default();
-            (TestServer::start_metered(&wire).await, Meter::Wire(wire))
+            (TestServer::start_metered_with(&wire, configure).await, Meter::Wire(wire))
         }
     };
     meter.take(&s);
@@ -108,6 +115,9 @@ fn step_lines(kind: StoreKind, steps: &[(String, &Step)]) -> String {
 #[derive(Debug)]
 pub struct Budget {
     pub kind: StoreKind,
+    /// Whether the flow API hands a verified code to the client to hold
+    /// (`FLOW_API_HOLDS_VERIFIED_CODES`; the hosted pages always do).
+    pub holds_codes: bool,
     pub unit: &'static str,
     /// The first device authorization of a cold instance, which loads the environment's
     /// applications.
@@ -160,10 +170,11 @@ impl Budget {
 
     pub fn report(&self) -> String {
         format!(
-            "{:?}, {}: device_authorization {}, flow start {}, login {}, code verification {}, consent {}, \
+            "{:?}{}, {}: device_authorization {}, flow start {}, login {}, code verification {}, consent {}, \
              pending poll {}, slow_down poll {}, successful poll {}; whole flow with N = {} polls: {} = N + {} \
              (cold instance: +{} for the applications){}",
             self.kind,
+            if self.holds_codes { " (the client holds the verified code)" } else { "" },
             self.unit,
             self.device_authorization.requests,
             self.flow_start.requests,
@@ -182,9 +193,10 @@ impl Budget {
     }
 }
 
-/// Runs one device flow (3 pending polls, 1 slow_down, 1 success) on a fresh server and counts.
-pub async fn measure_request_budget(kind: StoreKind) -> Budget {
-    let (s, meter) = metered_server(kind).await;
+/// Runs one device flow (3 pending polls, 1 slow_down, 1 success) on the flow API of a fresh
+/// server and counts; `holds_codes`: with `FLOW_API_HOLDS_VERIFIED_CODES` on.
+pub async fn measure_request_budget(kind: StoreKind, holds_codes: bool) -> Budget {
+    let (s, meter) = metered_server_with(kind, |c| c.flow_api_holds_verified_codes = holds_codes).await;
     let auth = Auth::Public(DEVICE_APP_ID);
     let p1 = Dialect::PingOne;
     let cold = s.device_authorization(p1, auth, "openid").await;
@@ -229,6 +241,7 @@ pub async fn measure_request_budget(kind: StoreKind) -> Budget {
     s.stop().await;
 
     Budget {
+        holds_codes,
         kind,
         unit: meter.unit(),
         cold_device_authorization,

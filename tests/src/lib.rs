@@ -214,7 +214,12 @@ impl TestServer {
     /// Starts on a fresh DynamoDB table reached through `wire`, which counts the requests the SDK
     /// sends (see `metered_dynamo_table`, `budget::Meter`).
     pub async fn start_metered(wire: &faults::Faults) -> Self {
-        Self::start_inner(StoreKind::DynamoDb, |_| {}, Some(metered_dynamo_table(wire).await)).await
+        Self::start_metered_with(wire, |_| {}).await
+    }
+
+    /// `start_metered` with settings changed by `configure`.
+    pub async fn start_metered_with(wire: &faults::Faults, configure: impl FnOnce(&mut Settings)) -> Self {
+        Self::start_inner(StoreKind::DynamoDb, configure, Some(metered_dynamo_table(wire).await)).await
     }
 
     async fn start_inner(kind: StoreKind, configure: impl FnOnce(&mut Settings), table: Option<DynamoStore>) -> Self {
@@ -248,6 +253,7 @@ impl TestServer {
             bypass_activation_code_confirmation: false,
             bypass_authorization_approval: false,
             jwks_allow_loopback: false,
+            flow_api_holds_verified_codes: false,
             mtls_base_url: None,
             device_authorization_limits: Default::default(),
         };

@@ -127,8 +127,10 @@ async fn full_flow_on_dynamodb_in_both_dialects() {
 /// Requests of each step, asserted against the budget (`cargo run -p blackbox --bin request-budget`
 /// prints the same figures): on DynamoDB the requests the SDK sends, retries included, and their
 /// operations; on the embedded store its store calls.
-async fn request_budget(kind: StoreKind) {
-    let b = measure_request_budget(kind).await;
+/// With `holds_codes` (`FLOW_API_HOLDS_VERIFIED_CODES`, what the hosted pages always do) the
+/// verification writes nothing: N + 5; without it, N + 6.
+async fn request_budget(kind: StoreKind, holds_codes: bool) {
+    let b = measure_request_budget(kind, holds_codes).await;
     println!("{}", b.report());
     assert_eq!(b.cold_cache_requests(), 1, "a cold instance loads the environment's applications once");
     assert_eq!(b.device_authorization.requests, 1, "device authorization is one write");
@@ -140,10 +142,12 @@ async fn request_budget(kind: StoreKind) {
     );
     assert_eq!(b.slow_down_poll.requests, 1, "a slow_down poll is one request");
     assert_eq!(b.login.requests, 2, "login: the user and its counters in one read, the flow write under the limits");
-    assert_eq!(b.verify.requests, 2, "verify: one guarded try of the code, flow write");
+    let verify = if holds_codes { 1 } else { 2 };
+    assert_eq!(b.verify.requests, verify, "verify: one guarded try of the code (and the flow write unless held)");
     assert_eq!(b.consent.requests, 1, "consent: one transaction (the flow as the instance last answered it)");
     assert_eq!(b.token_issue.requests, 1, "a successful token issue: the poll's append, which claims the redemption");
-    assert_eq!(b.whole_flow(), b.polls() + 6, "whole flow N + 6: {} for N = {}", b.whole_flow(), b.polls());
+    let others = if holds_codes { 5 } else { 6 };
+    assert_eq!(b.whole_flow(), b.polls() + others, "whole flow N + {others}: {} for N = {}", b.whole_flow(), b.polls());
     if kind == StoreKind::DynamoDb {
         assert_eq!(
             b.cold_device_authorization.operations(),
@@ -159,15 +163,22 @@ async fn request_budget(kind: StoreKind) {
             ["BatchGetItem", "TransactWriteItems"],
             "user and counters, the flow write with a check of each limit"
         );
-        assert_eq!(b.verify.operations(), ["TransactWriteItems", "UpdateItem"], "the guarded try, the flow write");
-        assert_eq!(b.consent.operations(), ["TransactWriteItems"], "flow and grant decided, conditionally");
+        let verify: &[&str] = if holds_codes { &["TransactWriteItems"] } else { &["TransactWriteItems", "UpdateItem"] };
+        assert_eq!(b.verify.operations(), verify, "the guarded try (the flow write)");
+        assert_eq!(
+            b.consent.operations(),
+            ["TransactWriteItems"],
+            "flow (with the held grant) and grant decided, conditionally"
+        );
         assert_eq!(b.token_issue.operations(), ["UpdateItem"], "the append and the claim of the redemption");
     }
 }
 
 #[tokio::test]
 async fn request_budget_on_memory() {
-    request_budget(StoreKind::Memory).await;
+    for holds_codes in [false, true] {
+        request_budget(StoreKind::Memory, holds_codes).await;
+    }
 }
 
 async fn code_budget(kind: StoreKind) {
@@ -200,7 +211,9 @@ async fn code_flow_budget_on_dynamodb() {
 
 #[tokio::test]
 async fn request_budget_on_dynamodb() {
-    request_budget(StoreKind::DynamoDb).await;
+    for holds_codes in [false, true] {
+        request_budget(StoreKind::DynamoDb, holds_codes).await;
+    }
 }
 
 /// After a whole flow, nothing in the table holds a raw device code, user code, password, client

@@ -2,7 +2,7 @@
 //! named by the media type `application/vnd.pingidentity.<action>+json`. A flow answers only the
 //! browser (or cookie-keeping client) that started it: the cookies its start set go along.
 
-use http::header::{HeaderValue, SET_COOKIE};
+use http::header::SET_COOKIE;
 use http::{Method, StatusCode};
 use serde_json::Value;
 
@@ -29,14 +29,18 @@ async fn respond(ctx: &Context<'_>, req: &Request) -> Result<Response, FlowError
         return Ok(no_store(json(StatusCode::OK, &view::flow_json(ctx.app, &flow, application.as_ref()))));
     }
     flows::own(ctx.app, env, flow_id, &browser)?;
-    let action = parse_action(req)?;
+    let action = match parse_action(req)? {
+        // Opt-in on this route: a PingOne client need not keep cookies set after the start.
+        FlowAction::UserCodeVerify { user_code, .. } => {
+            FlowAction::UserCodeVerify { user_code, hold: ctx.app.settings.flow_api_holds_verified_codes }
+        }
+        other => other,
+    };
     let step = flows::perform(ctx.app, env, flow_id, &browser, action, req.source_ip).await?;
     let application = flows::application_of(ctx.app, &step.flow).await?;
     let mut response = no_store(json(StatusCode::OK, &view::flow_json(ctx.app, &step.flow, application.as_ref())));
-    if let Some(session) = step.session {
-        if let Ok(cookie) = HeaderValue::from_str(&session.set_cookie(ctx.app, env)) {
-            response.headers_mut().insert(SET_COOKIE, cookie);
-        }
+    for cookie in step.cookies(ctx.app) {
+        response.headers_mut().append(SET_COOKIE, cookie);
     }
     Ok(response)
 }
@@ -74,7 +78,7 @@ pub fn parse_action(req: &Request) -> Result<FlowAction, FlowError> {
             new_password: text("newPassword")?,
         }),
         a if a.eq_ignore_ascii_case(ACTION_USER_CODE) => {
-            Ok(FlowAction::UserCodeVerify { user_code: text("userCode")? })
+            Ok(FlowAction::UserCodeVerify { user_code: text("userCode")?, hold: false })
         }
         a if a.eq_ignore_ascii_case(ACTION_CONSENT) || a.eq_ignore_ascii_case(ACTION_AUTHORIZE_CONSENT) => {
             match body.get("accept") {

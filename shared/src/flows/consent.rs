@@ -1,6 +1,7 @@
 //! The person's decision on a flow, and the approvals given on their behalf (remembered
 //! consent).
 
+use super::verified::{overlay, Verified};
 use super::{status, FlowStatus, FlowStep, Refusal, ACTION_AUTHORIZE_CONSENT, ACTION_CONSENT, FLOW_LIFETIME_MS};
 use crate::app::App;
 use crate::error::FlowError;
@@ -9,8 +10,13 @@ use crate::store::{ConsentWrite, Decision, FlowRecord, FlowWrite, Redemption};
 
 /// Approves on the person's behalf when approval may be bypassed (PingFederate's "Bypass
 /// Authorization Approval", globally or for the application) and they already granted these
-/// scopes to this application. Costs store requests only where bypass is on.
-pub(super) async fn auto_approve(app: &App, step: FlowStep) -> Result<FlowStep, FlowError> {
+/// scopes to this application. Costs store requests only where bypass is on. `verified`: the
+/// code the browser holds for the flow.
+pub(super) async fn auto_approve(
+    app: &App,
+    step: FlowStep,
+    verified: Option<&Verified>,
+) -> Result<FlowStep, FlowError> {
     if let (Some(user), Some(request)) = (&step.flow.user, &step.flow.authorize) {
         // OpenID Connect: consent once; a remembered consent covering the scopes is enough.
         if status(&step.flow) != FlowStatus::ConsentRequired || request.force_consent {
@@ -20,8 +26,8 @@ pub(super) async fn auto_approve(app: &App, step: FlowStep) -> Result<FlowStep, 
         if !request.scopes.iter().all(|s| granted.contains(s)) {
             return Ok(step);
         }
-        let approved = decide(app, &step.flow, true).await.map_err(|e| e.for_action(app, &step.flow))?;
-        return Ok(FlowStep { flow: approved.flow, session: step.session });
+        let approved = decide(app, &step.flow, true, None).await.map_err(|e| e.for_action(app, &step.flow))?;
+        return Ok(FlowStep { flow: approved.flow, session: step.session, verified: None });
     }
     let (Some(user), Some(device)) = (&step.flow.user, &step.flow.device) else {
         return Ok(step);
@@ -38,19 +44,26 @@ pub(super) async fn auto_approve(app: &App, step: FlowStep) -> Result<FlowStep, 
     if !device.scopes.iter().all(|s| granted.contains(s)) {
         return Ok(step);
     }
-    let approved = decide(app, &step.flow, true).await.map_err(|e| e.for_action(app, &step.flow))?;
-    Ok(FlowStep { flow: approved.flow, session: step.session })
+    let approved = decide(app, &step.flow, true, verified).await.map_err(|e| e.for_action(app, &step.flow))?;
+    Ok(FlowStep { flow: approved.flow, session: step.session, verified: None })
 }
 
-pub(super) async fn decide(app: &App, started: &FlowRecord, accept: bool) -> Result<FlowStep, Refusal> {
+/// Decides the flow; a device flow's grant may be the one the browser holds (`verified`), which
+/// the decision writes on the flow.
+pub(super) async fn decide(
+    app: &App,
+    started: &FlowRecord,
+    accept: bool,
+    verified: Option<&Verified>,
+) -> Result<FlowStep, Refusal> {
     let now = app.clock.now_ms();
     // Both writes below are conditional on the state this step expects (`flows::cache`).
-    let remembered = app.flows.recall(&started.flow_id, now).filter(|f| {
+    let remembered = app.flows.recall(&started.flow_id, now).map(|f| overlay(f, verified)).filter(|f| {
         matches!(status(f), FlowStatus::ConsentRequired | FlowStatus::DagConsentRequired) && f.user.is_some()
     });
     let current = match remembered {
         Some(flow) => Some(flow),
-        None => app.store.get_flow(&started.flow_id).await?,
+        None => app.store.get_flow(&started.flow_id).await?.map(|f| overlay(f, verified)),
     };
     if let Some(flow) = current.as_ref().filter(|f| f.authorize.is_some()) {
         if flow.expires_ms <= now || status(flow) != FlowStatus::ConsentRequired {
@@ -60,7 +73,7 @@ pub(super) async fn decide(app: &App, started: &FlowRecord, accept: bool) -> Res
             });
         }
         return match app.store.consent_flow(flow, accept, now, now + FLOW_LIFETIME_MS).await? {
-            FlowWrite::Written(flow) => Ok(FlowStep { flow, session: None }),
+            FlowWrite::Written(flow) => Ok(FlowStep::stored(flow)),
             FlowWrite::Conflict(current) => {
                 Err(Refusal::WrongState { action: ACTION_AUTHORIZE_CONSENT, current: current.map(Box::new) })
             }
@@ -77,11 +90,9 @@ pub(super) async fn decide(app: &App, started: &FlowRecord, accept: bool) -> Res
     let expires_ms = now + FLOW_LIFETIME_MS;
     let redemption = redemption(app, &flow, now.div_euclid(1000)).await?;
     match app.store.decide_flow_device(&flow, &decision, now, expires_ms, &redemption).await? {
-        ConsentWrite::Written => {
-            Ok(FlowStep { flow: FlowRecord { consent: Some(accept), expires_ms, ..flow }, session: None })
-        }
+        ConsentWrite::Written => Ok(FlowStep::stored(FlowRecord { consent: Some(accept), expires_ms, ..flow })),
         ConsentWrite::FlowConflict => {
-            let current = app.store.get_flow(&flow.flow_id).await?;
+            let current = app.store.get_flow(&flow.flow_id).await?.map(|f| overlay(f, verified));
             Err(Refusal::WrongState { action: ACTION_CONSENT, current: current.map(Box::new) })
         }
         ConsentWrite::GrantClosed => Err(FlowError::invalid_data(

@@ -37,6 +37,8 @@ pub struct Started {
     pub flow: FlowRecord,
     pub purpose: Purpose,
     pub binding: [u8; BINDING_LEN],
+    /// The code the browser holds for the flow (`verified`), once `flows::open` read it.
+    pub verified: Option<super::verified::Verified>,
 }
 
 impl Started {
@@ -102,5 +104,5 @@ pub fn open_flow_id(app: &App, environment_id: &str, flow_id: &str) -> Option<St
         _ => return None,
     };
     let flow = FlowRecord::started(flow_id, environment_id, application_id, created_ms, FLOW_LIFETIME_MS);
-    Some(Started { flow, purpose, binding })
+    Some(Started { flow, purpose, binding, verified: None })
 }

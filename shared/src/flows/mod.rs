@@ -18,9 +18,12 @@ mod password;
 mod sign_on;
 pub mod start;
 pub mod user_code;
+pub mod verified;
 pub mod view;
 
 use std::net::IpAddr;
+
+use http::HeaderValue;
 
 use crate::app::App;
 use crate::audit::{Action, Status};
@@ -118,6 +121,9 @@ pub enum FlowAction {
     },
     UserCodeVerify {
         user_code: String,
+        /// Whether the browser may hold the grant a live code leads to until consent
+        /// (`verified`) rather than the flow storing it now.
+        hold: bool,
     },
     Consent {
         accept: bool,
@@ -135,7 +141,7 @@ impl std::fmt::Debug for FlowAction {
                 f.debug_struct("ResumeSession").field("sid", &session.sid).finish()
             }
             FlowAction::PasswordReset { .. } => f.debug_struct("PasswordReset").finish_non_exhaustive(),
-            FlowAction::UserCodeVerify { user_code } => {
+            FlowAction::UserCodeVerify { user_code, .. } => {
                 f.debug_struct("UserCodeVerify").field("user_code", user_code).finish()
             }
             FlowAction::Consent { accept } => f.debug_struct("Consent").field("accept", accept).finish(),
@@ -143,10 +149,26 @@ impl std::fmt::Debug for FlowAction {
     }
 }
 
-/// The outcome of an action: the flow as it now stands, and a new session when one began.
+/// The outcome of an action: the flow as it now stands, a new session when one began, and the
+/// code it verified for the browser to hold (`verified`).
 pub struct FlowStep {
     pub flow: FlowRecord,
     pub session: Option<Session>,
+    pub verified: Option<verified::Verified>,
+}
+
+impl FlowStep {
+    /// A step that leaves the flow as stored and hands the browser nothing.
+    fn stored(flow: FlowRecord) -> Self {
+        Self { flow, session: None, verified: None }
+    }
+
+    /// The cookies the answer sets: the new session's, the verified code's.
+    pub fn cookies(&self, app: &App) -> Vec<HeaderValue> {
+        let session = self.session.as_ref().map(|s| s.set_cookie(app, &self.flow.environment_id));
+        let verified = self.verified.as_ref().and_then(|v| verified::set_cookie(app, &self.flow, v));
+        session.into_iter().chain(verified).filter_map(|c| HeaderValue::from_str(&c).ok()).collect()
+    }
 }
 
 /// How a flow id stands for the browser presenting it.
@@ -163,7 +185,10 @@ pub enum Opened {
 pub fn open(app: &App, environment_id: &str, flow_id: &str, browser: &BrowserKey) -> Opened {
     match open_flow_id(app, environment_id, flow_id) {
         None => Opened::Unknown,
-        Some(started) if started.belongs_to(app, browser) => Opened::Own(Box::new(started)),
+        Some(mut started) if started.belongs_to(app, browser) => {
+            started.verified = verified::held(app, browser, &started.flow);
+            Opened::Own(Box::new(started))
+        }
         Some(started) => Opened::Foreign(Box::new(started)),
     }
 }
@@ -202,7 +227,7 @@ pub async fn current(app: &App, started: &Started) -> Result<FlowRecord, FlowErr
     if flow.expires_ms <= app.clock.now_ms() || flow.environment_id != started.flow.environment_id {
         return Err(FlowError::not_found());
     }
-    Ok(flow)
+    Ok(verified::overlay(flow, started.verified.as_ref()))
 }
 
 /// The application a flow is for: the one it was started for, else the one its code belongs to.
@@ -229,16 +254,18 @@ pub async fn perform(
     client_ip: Option<IpAddr>,
 ) -> Result<FlowStep, FlowError> {
     let started = own(app, environment_id, flow_id, browser)?;
-    act(app, &started.flow, started.purpose, action, client_ip).await
+    act(app, &started.flow, started.purpose, action, client_ip, started.verified.as_ref()).await
 }
 
-/// Performs `action` on a flow known to be the caller's (just started, or checked by `perform`).
+/// Performs `action` on a flow known to be the caller's (just started, or checked by `perform`),
+/// whose browser holds `verified`.
 async fn act(
     app: &App,
     started: &FlowRecord,
     purpose: Purpose,
     action: FlowAction,
     ip: Option<IpAddr>,
+    verified: Option<&verified::Verified>,
 ) -> Result<FlowStep, FlowError> {
     let audited = match &action {
         FlowAction::UsernamePasswordCheck { .. } => Some(Action::PasswordCheck),
@@ -256,21 +283,30 @@ async fn act(
         FlowAction::PasswordReset { current_password, new_password } => {
             password::reset(app, started, &current_password, &new_password, ip).await
         }
-        FlowAction::UserCodeVerify { user_code } => user_code::verify(app, started, &user_code, ip).await,
-        FlowAction::Consent { accept } => consent::decide(app, started, accept).await,
+        FlowAction::UserCodeVerify { user_code, hold } => {
+            user_code::verify(app, started, &user_code, ip, verified, hold).await
+        }
+        FlowAction::Consent { accept } => consent::decide(app, started, accept, verified).await,
     }
+    .map(|step| {
+        // The cache keeps the flow as stored; the answer shows the code the browser holds.
+        app.flows.remember(&step.flow);
+        let flow = verified::overlay(step.flow, step.verified.as_ref().or(verified));
+        FlowStep { flow, ..step }
+    })
     .map_err(|e| e.for_action(app, started));
     if let Some(action) = audited {
         audit_step(app, started, action, step.as_ref().map(|s| &s.flow));
     }
     let step = step?;
     let decided = step.flow.consent.is_some();
-    let step = consent::auto_approve(app, step).await?;
+    let held = step.verified.clone().or(verified.cloned());
+    let step = consent::auto_approve(app, step, held.as_ref()).await?;
     if !decided && step.flow.consent.is_some() {
         let action = if step.flow.authorize.is_some() { Action::AuthorizationConsent } else { Action::DeviceConsent };
         audit_step(app, started, action, Ok(&step.flow));
+        app.flows.remember(&step.flow);
     }
-    app.flows.remember(&step.flow);
     Ok(step)
 }
 

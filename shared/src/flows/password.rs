@@ -96,7 +96,7 @@ pub(super) async fn reset(
     match app.store.change_password_flow(&flow.flow_id, &signed_on, now, now + FLOW_LIFETIME_MS).await? {
         FlowWrite::Written(flow) => {
             tracing::info!(environment = %env, "password changed in a sign-on flow");
-            Ok(FlowStep { flow, session: Some(session) })
+            Ok(FlowStep { flow, session: Some(session), verified: None })
         }
         FlowWrite::Conflict(current) => Err(wrong_state(current)),
     }

@@ -66,7 +66,9 @@ pub(super) async fn with_password(
     for (i, tier) in tiers.iter().enumerate().skip(first) {
         let write = app.store.sign_on_flow_within(&expected, &flow_user, now, now + FLOW_LIFETIME_MS, &tier.counters);
         match write.await? {
-            SignOnWrite::Written(flow) => return Ok(FlowStep { flow, session: (!must_change).then_some(session) }),
+            SignOnWrite::Written(flow) => {
+                return Ok(FlowStep { flow, session: (!must_change).then_some(session), verified: None })
+            }
             SignOnWrite::Conflict(current) => {
                 return Err(Refusal::WrongState { action: ACTION_LOGIN, current: current.map(Box::new) });
             }
@@ -148,7 +150,7 @@ pub(super) async fn with_session(app: &App, started: &FlowRecord, session: Sessi
         return Err(invalid_credentials().into());
     };
     let flow = bind_user(app, started, user, &session).await?;
-    Ok(FlowStep { flow, session: None })
+    Ok(FlowStep::stored(flow))
 }
 
 /// The person of a sign-on as a flow remembers them.

@@ -51,7 +51,7 @@ pub async fn device_flow(
     if let Some(session) = session {
         // A session that no longer stands (user gone or disabled, session ended) just asks for
         // a sign-on.
-        match act(app, &flow, super::Purpose::Device, FlowAction::ResumeSession { session }, ip).await {
+        match act(app, &flow, super::Purpose::Device, FlowAction::ResumeSession { session }, ip, None).await {
             Ok(step) => flow = step.flow,
             Err(e) if e.code == "UNEXPECTED_ERROR" => return Err(e),
             Err(_) => {}
@@ -89,17 +89,19 @@ async fn confirmation_may_be_bypassed(app: &App, env: &str, application_id: Opti
 /// Tries the code; attaches it when its application bypasses confirmation. `Ok(false)`: the code
 /// is live but must be confirmed.
 async fn take_code(app: &App, flow: &FlowRecord, code: &UserCode, ip: Option<IpAddr>) -> Result<bool, FlowError> {
-    let entry = user_code::try_code(app, flow, code.canonical(), ip).await.map_err(|e| e.for_action(app, flow));
-    let entry = entry.inspect_err(|e| audit_step(app, flow, Action::UserCodeChecked, Err(e)))?;
+    let tried = user_code::try_code(app, flow, code.canonical(), ip).await.map_err(|e| e.for_action(app, flow));
+    let (entry, found) = tried.inspect_err(|e| audit_step(app, flow, Action::UserCodeChecked, Err(e)))?;
     let application = app.application(&flow.environment_id, &entry.client_id).await?;
     let bypass = app.settings.bypass_activation_code_confirmation
         || application.is_some_and(|a| a.bypass_activation_code_confirmation);
     if !bypass {
         return Ok(false);
     }
-    let step = user_code::attach(app, flow, entry).await.map_err(|e: Refusal| e.for_action(app, flow));
+    // The start answers with a redirect: the grant is written on the flow, not held.
+    let device = user_code::device_of(entry);
+    let step = user_code::attach(app, &found, device).await.map_err(|e: Refusal| e.for_action(app, flow));
     audit_step(app, flow, Action::UserCodeChecked, step.as_ref().map(|s| &s.flow));
-    let approved = super::consent::auto_approve(app, step?).await?;
+    let approved = super::consent::auto_approve(app, step?, None).await?;
     if approved.flow.consent.is_some() {
         audit_step(app, flow, Action::DeviceConsent, Ok(&approved.flow));
     }

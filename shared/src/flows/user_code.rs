@@ -1,9 +1,13 @@
 //! Verifying a user code: one atomic try under the guessing limits (RFC 8628 §5.1), in the clean
 //! tier first and else in the dirty one (`guard`). Nothing about a code is learnt without it.
+//! Where the browser may hold a live code's grant until consent (`verified`: the hosted pages,
+//! the flow API when configured), the try is the verification's only store request; otherwise
+//! the grant is written on the flow.
 
 use std::net::IpAddr;
 
 use super::guard::{self, Tier, TIERS};
+use super::verified::{self, Verified};
 use super::{FlowStep, Refusal, ACTION_USER_CODE, FLOW_LIFETIME_MS};
 use crate::app::App;
 use crate::codes::UserCode;
@@ -17,24 +21,54 @@ fn bad_user_code(message: &str) -> FlowError {
     FlowError::invalid_data("INVALID_VALUE", Some("userCode"), message)
 }
 
+/// Verifies a typed code on a flow whose browser holds `held` (a code verified before: the flow
+/// then waits for consent and takes no other). With `hold`, the browser is handed the grant a
+/// live code leads to; else it is written on the flow.
 pub(super) async fn verify(
     app: &App,
     started: &FlowRecord,
     typed: &str,
     ip: Option<IpAddr>,
+    held: Option<&Verified>,
+    hold: bool,
 ) -> Result<FlowStep, Refusal> {
-    let entry = try_code(app, started, typed, ip).await?;
-    attach(app, started, entry).await
+    if held.is_some() {
+        let current = app.flows.recall(&started.flow_id, app.clock.now_ms());
+        let current = match current {
+            Some(flow) => flow,
+            None => app.store.get_flow(&started.flow_id).await?.unwrap_or_else(|| started.clone()),
+        };
+        let shown = verified::overlay(current, held);
+        if shown.device.is_some() {
+            return Err(Refusal::WrongState { action: ACTION_USER_CODE, current: Some(Box::new(shown)) });
+        }
+    }
+    let (entry, flow) = try_code(app, started, typed, ip).await?;
+    let now = app.clock.now_ms();
+    let held = Verified { device: device_of(entry), verified_ms: now };
+    if hold && verified::set_cookie(app, &flow, &held).is_some() {
+        return Ok(FlowStep { flow, session: None, verified: Some(held) });
+    }
+    attach(app, &flow, held.device).await
 }
 
-/// Tries a typed code on the flow: the live code's entry, or the refusal (a wrong code counted).
+/// Tries a typed code on the flow: the live code's entry and the flow as the try found it, or
+/// the refusal (a wrong code counted).
 pub(super) async fn try_code(
     app: &App,
     started: &FlowRecord,
     typed: &str,
     ip: Option<IpAddr>,
-) -> Result<UserCodeEntry, Refusal> {
+) -> Result<(UserCodeEntry, FlowRecord), Refusal> {
     let now = app.clock.now_ms();
+    // The flow as this instance last answered it (the try is conditional on it), but never one
+    // pending a password change, which another instance may have ended.
+    let expected = app
+        .flows
+        .recall(&started.flow_id, now)
+        .filter(|f| !f.password_change_pending())
+        .unwrap_or_else(|| started.clone());
+    let started = &expected;
     let now_s = now.div_euclid(1000);
     let env = &started.environment_id;
     // A malformed code hashes to nothing stored: it is tried and counted like any wrong code.
@@ -72,10 +106,10 @@ pub(super) async fn try_code(
     }
     match outcome {
         // A dead code tells nothing about live ones: saying so costs no limit.
-        Some(UserCodeOutcome::Found(entry)) if entry.expires_at <= now_s => {
+        Some(UserCodeOutcome::Found { entry, .. }) if entry.expires_at <= now_s => {
             Err(bad_user_code("The code has expired. Start again on your device to get a new code.").into())
         }
-        Some(UserCodeOutcome::Found(entry)) => Ok(entry),
+        Some(UserCodeOutcome::Found { entry, flow }) => Ok((entry, *flow)),
         Some(_) => {
             tracing::info!(environment = %env, "wrong user code");
             Err(bad_user_code(UNKNOWN_CODE).into())
@@ -84,18 +118,23 @@ pub(super) async fn try_code(
     }
 }
 
-/// Records the device grant a live code leads to on the flow.
-pub(super) async fn attach(app: &App, started: &FlowRecord, entry: UserCodeEntry) -> Result<FlowStep, Refusal> {
-    let now = app.clock.now_ms();
-    let device = FlowDevice {
+/// The device grant a live code leads to, as a flow holds it.
+pub(super) fn device_of(entry: UserCodeEntry) -> FlowDevice {
+    FlowDevice {
         grant_id: entry.grant_id,
         client_id: entry.client_id,
         scopes: entry.scopes,
         requested_ms: entry.created_ms,
         requester: entry.requester,
-    };
+    }
+}
+
+/// Records the device grant a live code leads to on the flow (a store write: when the code is
+/// taken as the flow starts, or its grant is too large for the browser to hold).
+pub(super) async fn attach(app: &App, started: &FlowRecord, device: FlowDevice) -> Result<FlowStep, Refusal> {
+    let now = app.clock.now_ms();
     match app.store.verify_flow_device(started, &device, now, now + FLOW_LIFETIME_MS).await? {
-        FlowWrite::Written(flow) => Ok(FlowStep { flow, session: None }),
+        FlowWrite::Written(flow) => Ok(FlowStep::stored(flow)),
         FlowWrite::Conflict(current) => {
             Err(Refusal::WrongState { action: ACTION_USER_CODE, current: current.map(Box::new) })
         }

@@ -23,9 +23,8 @@ use crate::browser::BrowserKey;
 use crate::codes::UserCode;
 use crate::error::FlowError;
 use crate::flows::start::DeviceStart;
-use crate::flows::{self, FlowAction, FlowStatus, Opened, Started};
+use crate::flows::{self, FlowAction, FlowStatus, FlowStep, Opened, Started};
 use crate::http::{encode_query_value, Params, Request, Response};
-use crate::sessions::Session;
 use crate::store::{AuthorizeRequest, FlowRecord};
 
 /// One page request: the app, the environment and the browser's key.
@@ -71,17 +70,15 @@ impl<'a> Pages<'a> {
         format!("/{}/signon/?flowId={}", self.env, encode_query_value(flow_id))
     }
 
-    /// `303 See Other` to `location` (post, redirect, get), with a new session's cookie.
-    fn see_other(&self, location: &str, session: Option<&Session>) -> Response {
+    /// `303 See Other` to `location` (post, redirect, get), with the cookies a step sets.
+    fn see_other(&self, location: &str, step: Option<&FlowStep>) -> Response {
         let mut response = http::Response::new(Vec::new());
         *response.status_mut() = StatusCode::SEE_OTHER;
         if let Ok(location) = HeaderValue::from_str(location) {
             response.headers_mut().insert(LOCATION, location);
         }
-        if let Some(session) = session {
-            if let Ok(cookie) = HeaderValue::from_str(&session.set_cookie(self.app, self.env)) {
-                response.headers_mut().append(SET_COOKIE, cookie);
-            }
+        for cookie in step.map(|s| s.cookies(self.app)).unwrap_or_default() {
+            response.headers_mut().append(SET_COOKIE, cookie);
         }
         html::secure(crate::http::no_store(response))
     }
@@ -332,7 +329,9 @@ pub async fn act(app: &App, env: &str, req: &Request) -> Response {
     }
     let (action, step) = match form.get("step") {
         Some("code") => {
-            (FlowAction::UserCodeVerify { user_code: form.get("user_code").unwrap_or_default().to_owned() }, "code")
+            // A browser keeps the cookie that holds the code's grant (`flows::verified`).
+            let user_code = form.get("user_code").unwrap_or_default().to_owned();
+            (FlowAction::UserCodeVerify { user_code, hold: true }, "code")
         }
         Some("login") => (
             FlowAction::UsernamePasswordCheck {
@@ -351,7 +350,7 @@ pub async fn act(app: &App, env: &str, req: &Request) -> Response {
         _ => return pages.finish(pages.see_other(&pages.signon_url(&flow_id), None)),
     };
     let response = match flows::perform(app, env, &flow_id, &pages.browser, action, req.source_ip).await {
-        Ok(done) => pages.see_other(&pages.signon_url(&flow_id), done.session.as_ref()),
+        Ok(done) => pages.see_other(&pages.signon_url(&flow_id), Some(&done)),
         Err(e) if e.status == StatusCode::NOT_FOUND => pages.invalid(),
         Err(e) if e.code == "INVALID_REQUEST" => pages.see_other(&pages.signon_url(&flow_id), None),
         Err(e) if e.code == "UNEXPECTED_ERROR" => pages.unavailable(),

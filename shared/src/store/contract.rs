@@ -108,6 +108,7 @@ pub async fn run_all(store: Arc<dyn Store>) {
     concurrent_polls_are_all_recorded(store.clone()).await;
     guessing_counters_and_consents(&*store).await;
     sign_on_under_limits(&*store).await;
+    held_code_is_decided_with_its_grant(&*store).await;
     code_grants_and_families(&*store).await;
     sessions_and_revoked_tokens(&*store).await;
     device_authorization_counters(&*store).await;
@@ -279,7 +280,7 @@ async fn live_code(store: &dyn Store, env: &str, hash: &str) -> Option<UserCodeE
         now_ms: 1_800_000_000_000,
     };
     match store.attempt_user_code(&attempt).await.unwrap() {
-        UserCodeOutcome::Found(entry) => Some(entry),
+        UserCodeOutcome::Found { entry, .. } => Some(entry),
         _ => None,
     }
 }
@@ -346,6 +347,69 @@ async fn sign_on_under_limits(store: &dyn Store) {
     assert!(matches!(within(&f, &other).await, SignOnWrite::Conflict(Some(_))));
 }
 
+/// A code the browser holds (`flows::verified`): the try finds it on the flow exactly as stored,
+/// whatever the caller expected, and consent writes its grant on the flow with the decision, on
+/// a signed-on flow only, once.
+async fn held_code_is_decided_with_its_grant(store: &dyn Store) {
+    let now = 1_800_000_000_000;
+    let env = unique("env");
+    let (g, u) = grant(&env, now / 1000);
+    store.create_device_grant(&g, &u, now / 1000, &[]).await.unwrap();
+    let started = flow(&env, now);
+    fn try_on<'a>(expected: &'a FlowRecord, hash: &'a str, now_ms: i64) -> UserCodeAttempt<'a> {
+        UserCodeAttempt {
+            fresh: expected,
+            user_code_hash: hash,
+            application_id: None,
+            flow_below: 5,
+            counters: &[],
+            now_ms,
+        }
+    }
+    let found_on = |outcome: UserCodeOutcome| match outcome {
+        UserCodeOutcome::Found { entry, flow } => {
+            assert_eq!(entry, u);
+            *flow
+        }
+        other => panic!("the live code is found, got {other:?}"),
+    };
+    let device = device_of(&g);
+    let held = FlowRecord { device: Some(device.clone()), ..started.clone() };
+    let decision = Decision { approved: true, subject: subject(), decided_ms: now };
+    assert_eq!(
+        store.decide_flow_device(&held, &decision, now, now + 900_000, &REDEMPTION).await.unwrap(),
+        ConsentWrite::FlowConflict,
+        "a flow nobody signed on to takes no consent"
+    );
+    let FlowWrite::Written(signed) = store.sign_on_flow(&started, &flow_user(), now, now + 900_000).await.unwrap()
+    else {
+        panic!("sign-on");
+    };
+    // Expected as started (a stale expectation) or as stored: the try answers the stored flow.
+    assert_eq!(found_on(store.attempt_user_code(&try_on(&started, &u.user_code_hash, now)).await.unwrap()), signed);
+    assert_eq!(found_on(store.attempt_user_code(&try_on(&signed, &u.user_code_hash, now)).await.unwrap()), signed);
+    assert_eq!(store.get_flow(&started.flow_id).await.unwrap(), Some(signed.clone()), "a found code writes nothing");
+
+    let held = FlowRecord { device: Some(device.clone()), ..signed };
+    assert_eq!(
+        store.decide_flow_device(&held, &decision, now + 1, now + 900_001, &REDEMPTION).await.unwrap(),
+        ConsentWrite::Written
+    );
+    let decided = store.get_flow(&started.flow_id).await.unwrap().expect("stored");
+    assert_eq!((decided.device, decided.consent, decided.expires_ms), (Some(device), Some(true), now + 900_001));
+    assert_eq!(
+        store.decide_flow_device(&held, &decision, now + 2, now + 900_002, &REDEMPTION).await.unwrap(),
+        ConsentWrite::FlowConflict,
+        "once"
+    );
+    let PollRecord::Recorded(approved) =
+        store.record_poll(&g.grant_id, "client-a", ISS, now + 3, 10, &unique("poll")).await.unwrap()
+    else {
+        panic!("poll");
+    };
+    assert_eq!(approved.decision.map(|d| d.approved), Some(true));
+}
+
 async fn guessing_counters_and_consents(store: &dyn Store) {
     let now = 1_800_000_000_000;
     let env = unique("env");
@@ -365,7 +429,8 @@ async fn guessing_counters_and_consents(store: &dyn Store) {
 
     // A live code is found and counts nothing; a wrong one is counted on the flow and counters.
     let right = UserCodeAttempt { user_code_hash: &u.user_code_hash, ..attempt("") };
-    assert_eq!(store.attempt_user_code(&right).await.unwrap(), UserCodeOutcome::Found(u.clone()));
+    let found = UserCodeOutcome::Found { entry: u.clone(), flow: Box::new(f.clone()) };
+    assert_eq!(store.attempt_user_code(&right).await.unwrap(), found, "tried on the flow as started");
     assert_eq!(store.get_flow(&f.flow_id).await.unwrap(), None, "a live code stores nothing");
     let of_other_app = UserCodeAttempt { application_id: Some("client-b"), ..right };
     assert_eq!(store.attempt_user_code(&of_other_app).await.unwrap(), UserCodeOutcome::Wrong, "another app's code");

@@ -191,7 +191,9 @@ pub enum Counted {
 /// One try of a user code, judged and counted in one atomic step (RFC 8628 §5.1).
 #[derive(Debug)]
 pub struct UserCodeAttempt<'a> {
-    /// The flow as it started; created from this if it is not stored yet.
+    /// The flow as the caller last saw it: stored, or as started (created from its starting
+    /// facts if it is not stored yet). The flow a found code returns is exactly the stored one;
+    /// a stale expectation may cost the store another request, never a wrong answer.
     pub fresh: &'a FlowRecord,
     pub user_code_hash: &'a str,
     /// A code of another application does not count as live (a flow started for one app).
@@ -209,8 +211,9 @@ pub enum UserCodeOutcome {
     /// and on every counter.
     Wrong,
     /// A code of the environment has this hash (its entry, which may have expired; an expired
-    /// one tells nothing about live codes). Nothing was counted.
-    Found(UserCodeEntry),
+    /// one tells nothing about live codes), tried on `flow` (as stored, or as started when it
+    /// is not stored). Nothing was counted or written.
+    Found { entry: UserCodeEntry, flow: Box<FlowRecord> },
     /// Refused before the code was judged; nothing changed. `flow` is the stored flow when it
     /// could not take a code (moved on, expired, or at its limit); `counters` the indexes of the
     /// counters at their limit.
@@ -301,12 +304,14 @@ pub trait FlowStore: Send + Sync {
         expires_ms: i64,
     ) -> StoreResult<FlowWrite>;
 
-    /// Records consent on the flow and the decision on its grant, atomically; an approval is also
+    /// Records consent on the flow (with `flow.device`, the grant its code led to, when the flow
+    /// does not hold it yet: a code the browser kept, `flows::verified`) and the decision on its
+    /// grant, atomically; an approval is also
     /// remembered for the user and application (scopes added to what they granted before, the
     /// grant added to the families the consent covers), frees the grant's `winner` for the next
     /// poll, and prepares its `redemption`.
-    /// Conditions: flow unexpired with a device, no consent yet and no password change pending;
-    /// grant unexpired and undecided.
+    /// Conditions: flow stored, unexpired, signed on, with that device or none, no consent yet
+    /// and no password change pending; grant unexpired and undecided.
     async fn decide_flow_device(
         &self,
         flow: &FlowRecord,

@@ -16,7 +16,9 @@ async fn main() {
         eprintln!("(set DYNAMODB_ENDPOINT_URL to measure on DynamoDB too)");
     }
     for kind in kinds {
-        println!("{}", measure_request_budget(kind).await.report());
+        for holds_codes in [false, true] {
+            println!("{}", measure_request_budget(kind, holds_codes).await.report());
+        }
         println!("{}", measure_code_budget(kind).await.report());
     }
 }

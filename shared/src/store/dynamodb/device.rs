@@ -2,6 +2,8 @@
 
 use aws_sdk_dynamodb::types::{ConditionCheck, Put, Update};
 
+use crate::flows::FLOW_LIFETIME_MS;
+
 use super::*;
 
 #[async_trait]
@@ -129,7 +131,7 @@ impl FlowStore for DynamoStore {
         let checked: Vec<usize> = (0..limits.len()).filter(|i| limits[*i].below.is_some()).collect();
         // `None`: the flow is expected not to be stored yet (it has no facts but its start).
         let mut stored = has_facts(expected).then(|| expected.clone());
-        for _ in 0..SIGN_ON_ATTEMPTS {
+        for _ in 0..EXPECTATION_TRIES {
             let mut items = vec![self.sign_on_update(expected, stored.as_ref(), user, now_ms, expires_ms)?];
             for i in &checked {
                 items.push(self.limit_check(&limits[*i])?);
@@ -195,9 +197,10 @@ impl FlowStore for DynamoStore {
         let flow_update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(Self::key(flow_pk(&flow.flow_id), "FLOW")))
-            .update_expression("SET consent = :consent, expires_ms = :exp, expires_at = :ttl")
+            .update_expression("SET consent = :consent, device = :device, expires_ms = :exp, expires_at = :ttl")
             .condition_expression(
-                "attribute_not_exists(consent) AND device = :device AND attribute_not_exists(password_change) \
+                "attribute_exists(flow_user) AND attribute_not_exists(consent) \
+                 AND (device = :device OR attribute_not_exists(device)) AND attribute_not_exists(password_change) \
                  AND expires_ms > :now",
             )
             .expression_attribute_values(":consent", Av::Bool(decision.approved))
@@ -297,11 +300,12 @@ fn sign_on_set(fresh: &FlowRecord, user: &FlowUser) -> StoreResult<(String, Item
     Ok((format!("SET {seed}, flow_user = :user, expires_ms = :exp, expires_at = :ttl{pending}"), values))
 }
 
-/// Tries of a sign-on transaction whose expected flow was stale.
-const SIGN_ON_ATTEMPTS: usize = 3;
+/// Tries of a transaction conditional on an expected flow (a sign-on, a user-code try) when the
+/// expectation was stale.
+pub(super) const EXPECTATION_TRIES: usize = 3;
 
 /// Whether a flow holds any fact beyond its start (so it is stored).
-fn has_facts(f: &FlowRecord) -> bool {
+pub(super) fn has_facts(f: &FlowRecord) -> bool {
     f.user.is_some()
         || f.device.is_some()
         || f.consent.is_some()
@@ -310,9 +314,9 @@ fn has_facts(f: &FlowRecord) -> bool {
         || f.resumed_ms.is_some()
 }
 
-/// The flow as it started, without any fact.
-fn started_only(f: &FlowRecord) -> FlowRecord {
-    FlowRecord::started(&f.flow_id, &f.environment_id, f.application_id.clone(), f.created_ms, 0)
+/// The flow as it started, without any fact (its id says as much: `flows::open_flow_id`).
+pub(super) fn started_only(f: &FlowRecord) -> FlowRecord {
+    FlowRecord::started(&f.flow_id, &f.environment_id, f.application_id.clone(), f.created_ms, FLOW_LIFETIME_MS)
 }
 
 impl DynamoStore {

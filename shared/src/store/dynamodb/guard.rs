@@ -14,68 +14,47 @@ use super::*;
 impl GuardStore for DynamoStore {
     async fn attempt_user_code(&self, attempt: &UserCodeAttempt<'_>) -> StoreResult<UserCodeOutcome> {
         let fresh = attempt.fresh;
-        let (seed, mut values) = flow_seed(fresh);
-        values.insert(":one".into(), n(1));
-        values.insert(":exp".into(), n(fresh.expires_ms));
-        values.insert(":ttl".into(), n(fresh.expires_ms.div_euclid(1000) + 1));
-        values.insert(":now".into(), n(attempt.now_ms));
-        values.insert(":below".into(), n(i64::from(attempt.flow_below)));
-        let flow = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(flow_pk(&fresh.flow_id), "FLOW")))
-            .update_expression(format!(
-                "SET {seed}, expires_ms = if_not_exists(expires_ms, :exp), expires_at = if_not_exists(expires_at, :ttl) \
-                 ADD code_failures :one"
-            ))
-            .condition_expression(
-                "attribute_not_exists(pk) OR (attribute_not_exists(device) AND attribute_not_exists(consent) \
-                 AND attribute_not_exists(#authorize) AND attribute_not_exists(password_change) AND expires_ms > :now \
-                 AND (attribute_not_exists(code_failures) OR code_failures < :below))",
-            )
-            .set_expression_attribute_values(Some(values))
-            .expression_attribute_names("#authorize", "authorize")
-            .return_values_on_condition_check_failure(OnFail::AllOld)
-            .build()
-            .map_err(build_err)?;
-        let mut items = vec![TransactWriteItem::builder().update(flow).build()];
-        for counter in attempt.counters {
-            items.push(self.count_item(counter, 1)?);
+        // `None`: the flow is expected not to be stored yet.
+        let mut expected = super::device::has_facts(fresh).then(|| fresh.clone());
+        for _ in 0..super::device::EXPECTATION_TRIES {
+            let mut items = vec![self.code_failure_update(attempt, expected.as_ref())?];
+            for counter in attempt.counters {
+                items.push(self.count_item(counter, 1)?);
+            }
+            items.push(self.no_code_check(attempt)?);
+            let cancelled = match self.transact(items).await? {
+                Ok(()) => return Ok(UserCodeOutcome::Wrong),
+                Err(cancelled) => cancelled,
+            };
+            let flow = match cancelled.first() {
+                Some(Some(Some(item))) => Some(flow_from(item)?),
+                Some(Some(None)) => None,
+                // The flow's condition held: it is as expected.
+                _ => {
+                    let counters = refused_counters(&cancelled, attempt.counters.len());
+                    if !counters.is_empty() {
+                        return Ok(UserCodeOutcome::Refused { flow: None, counters });
+                    }
+                    let flow = Box::new(expected.unwrap_or_else(|| super::device::started_only(fresh)));
+                    return match cancelled.last() {
+                        Some(Some(Some(code))) => Ok(UserCodeOutcome::Found { entry: get_json(code, "data")?, flow }),
+                        _ => Err(corrupt("a cancelled user-code check returned no user code")),
+                    };
+                }
+            };
+            match flow {
+                // Stored, but not as expected while it could take a code: try on it as stored.
+                Some(f) if takes_codes(&f, attempt) => expected = Some(f),
+                Some(f) => {
+                    let counters = refused_counters(&cancelled, attempt.counters.len());
+                    return Ok(UserCodeOutcome::Refused { flow: Some(Box::new(f)), counters });
+                }
+                // Expected stored, but it is not (any more): try on it as started.
+                None if expected.is_some() => expected = None,
+                None => return Err(corrupt("a missing flow failed its condition")),
+            }
         }
-        // Last, so that when it is the only condition that failed, every limit held.
-        let mut no_code = ConditionCheck::builder()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(user_code_pk(&fresh.environment_id, attempt.user_code_hash), "USERCODE")))
-            .return_values_on_condition_check_failure(OnFail::AllOld);
-        no_code = match attempt.application_id {
-            Some(app) => no_code
-                .condition_expression("attribute_not_exists(pk) OR client_id <> :app")
-                .expression_attribute_values(":app", s(app)),
-            None => no_code.condition_expression("attribute_not_exists(pk)"),
-        };
-        items.push(TransactWriteItem::builder().condition_check(no_code.build().map_err(build_err)?).build());
-        let cancelled = match self.transact(items).await? {
-            Ok(()) => return Ok(UserCodeOutcome::Wrong),
-            Err(cancelled) => cancelled,
-        };
-        let flow = match cancelled.first() {
-            Some(Some(Some(item))) => Some(Box::new(flow_from(item)?)),
-            _ => None,
-        };
-        let counters: Vec<usize> = cancelled
-            .iter()
-            .skip(1)
-            .take(attempt.counters.len())
-            .enumerate()
-            .filter(|(_, c)| c.is_some())
-            .map(|(i, _)| i)
-            .collect();
-        if flow.is_some() || !counters.is_empty() {
-            return Ok(UserCodeOutcome::Refused { flow, counters });
-        }
-        match cancelled.last() {
-            Some(Some(Some(code))) => Ok(UserCodeOutcome::Found(get_json(code, "data")?)),
-            _ => Err(corrupt("a cancelled user-code check returned no user code")),
-        }
+        Err(StoreError::Unavailable("the flow changed at every try of a user code".into()))
     }
 
     /// One BatchGetItem: the username's item (which holds the user) and every counter's item.
@@ -202,5 +181,85 @@ pub(super) fn string_set(item: &Item, name: &str) -> Vec<String> {
             values
         }
         _ => Vec::new(),
+    }
+}
+
+/// Whether a stored flow can take a code within the attempt's limit (what the try's condition
+/// asks of it besides being as expected).
+fn takes_codes(f: &FlowRecord, attempt: &UserCodeAttempt<'_>) -> bool {
+    f.device.is_none()
+        && f.consent.is_none()
+        && f.authorize.is_none()
+        && !f.password_change_pending()
+        && f.expires_ms > attempt.now_ms
+        && f.code_failures < attempt.flow_below
+}
+
+/// Indexes of the counters whose limits cancelled a user-code try (they follow the flow).
+fn refused_counters(cancelled: &[Option<Option<Item>>], count: usize) -> Vec<usize> {
+    cancelled.iter().skip(1).take(count).enumerate().filter(|(_, c)| c.is_some()).map(|(i, _)| i).collect()
+}
+
+impl DynamoStore {
+    /// The flow's part of a user-code try: one more wrong code, conditional on the flow being as
+    /// `expected` (`None`: not stored) and able to take a code.
+    fn code_failure_update(
+        &self,
+        attempt: &UserCodeAttempt<'_>,
+        expected: Option<&FlowRecord>,
+    ) -> StoreResult<TransactWriteItem> {
+        let fresh = attempt.fresh;
+        let (seed, mut values) = flow_seed(fresh);
+        values.insert(":one".into(), n(1));
+        values.insert(":exp".into(), n(fresh.expires_ms));
+        values.insert(":ttl".into(), n(fresh.expires_ms.div_euclid(1000) + 1));
+        let mut flow = Update::builder();
+        let condition = match expected {
+            None => "attribute_not_exists(pk)".to_owned(),
+            Some(f) => {
+                values.insert(":now".into(), n(attempt.now_ms));
+                values.insert(":below".into(), n(i64::from(attempt.flow_below)));
+                // Once set without a pending change, the person never changes: their presence
+                // pins the flow (the other facts must be absent).
+                let user =
+                    if f.user.is_some() { "attribute_exists(flow_user)" } else { "attribute_not_exists(flow_user)" };
+                flow = flow.expression_attribute_names("#authorize", "authorize");
+                format!(
+                    "attribute_exists(pk) AND {user} AND attribute_not_exists(device) AND attribute_not_exists(consent) \
+                     AND attribute_not_exists(#authorize) AND attribute_not_exists(password_change) AND expires_ms > :now \
+                     AND (attribute_not_exists(code_failures) OR code_failures < :below)"
+                )
+            }
+        };
+        let flow = flow
+            .table_name(&self.table)
+            .set_key(Some(Self::key(flow_pk(&fresh.flow_id), "FLOW")))
+            .update_expression(format!(
+                "SET {seed}, expires_ms = if_not_exists(expires_ms, :exp), expires_at = if_not_exists(expires_at, :ttl) \
+                 ADD code_failures :one"
+            ))
+            .condition_expression(condition)
+            .set_expression_attribute_values(Some(values))
+            .return_values_on_condition_check_failure(OnFail::AllOld)
+            .build()
+            .map_err(build_err)?;
+        Ok(TransactWriteItem::builder().update(flow).build())
+    }
+
+    /// The check that no code of the flow's application has the hash; last in the try, so that
+    /// when it is the only condition that failed, every limit held.
+    fn no_code_check(&self, attempt: &UserCodeAttempt<'_>) -> StoreResult<TransactWriteItem> {
+        let key = Self::key(user_code_pk(&attempt.fresh.environment_id, attempt.user_code_hash), "USERCODE");
+        let mut no_code = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .return_values_on_condition_check_failure(OnFail::AllOld);
+        no_code = match attempt.application_id {
+            Some(app) => no_code
+                .condition_expression("attribute_not_exists(pk) OR client_id <> :app")
+                .expression_attribute_values(":app", s(app)),
+            None => no_code.condition_expression("attribute_not_exists(pk)"),
+        };
+        Ok(TransactWriteItem::builder().condition_check(no_code.build().map_err(build_err)?).build())
     }
 }

@@ -26,7 +26,8 @@ impl GuardStore for MemoryStore {
             .user_code(&fresh.environment_id, attempt.user_code_hash)
             .filter(|u| attempt.application_id.is_none_or(|app| app == u.client_id));
         if let Some(entry) = found {
-            return Ok(UserCodeOutcome::Found(entry));
+            let flow = Box::new(stored.unwrap_or_else(|| fresh.clone()));
+            return Ok(UserCodeOutcome::Found { entry, flow });
         }
         let mut flow = stored.unwrap_or_else(|| fresh.clone());
         flow.code_failures += 1;

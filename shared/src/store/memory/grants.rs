@@ -121,8 +121,9 @@ impl FlowStore for MemoryStore {
         };
         let flow_ok = tables.flows.get(&flow.flow_id).is_some_and(|f| {
             f.expires_ms > now_ms
+                && f.user.is_some()
                 && f.consent.is_none()
-                && f.device.as_ref() == Some(device)
+                && f.device.as_ref().is_none_or(|d| d == device)
                 && !f.password_change_pending()
         });
         if !flow_ok {
@@ -136,7 +137,8 @@ impl FlowStore for MemoryStore {
             return Ok(ConsentWrite::GrantClosed);
         }
         if let Some(stored) = tables.flows.get(&flow.flow_id).cloned() {
-            tables.put_flow(FlowRecord { consent: Some(decision.approved), expires_ms, ..stored });
+            let device = Some(device.clone());
+            tables.put_flow(FlowRecord { consent: Some(decision.approved), device, expires_ms, ..stored });
         }
         tables.device.update(&device.grant_id, |grant| {
             grant.decision = Some(decision.clone());
