@@ -46,7 +46,7 @@ pub(super) async fn verify(
     let (entry, flow) = try_code(app, started, typed, ip).await?;
     let now = app.clock.now_ms();
     let held = Verified { device: device_of(entry), verified_ms: now };
-    if hold && verified::set_cookie(app, &flow, &held).is_some() {
+    if hold && held.fits_a_cookie() {
         return Ok(FlowStep { flow, session: None, verified: Some(held) });
     }
     attach(app, &flow, held.device).await

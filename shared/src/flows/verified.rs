@@ -42,6 +42,12 @@ impl Verified {
     pub fn expires_ms(&self) -> i64 {
         self.verified_ms + FLOW_LIFETIME_MS
     }
+
+    /// Whether its cookie is small enough to send, from the plaintext's size (base64url of the
+    /// 12-byte nonce, the ciphertext and the 16-byte tag), without sealing it.
+    pub fn fits_a_cookie(&self) -> bool {
+        serde_json::to_vec(self).is_ok_and(|plain| (12 + plain.len() + 16).div_ceil(3) * 4 <= MAX_SEALED)
+    }
 }
 
 /// The cookie holding `flow_id`'s verified code: a digest of the flow id, so that each of a
@@ -55,10 +61,10 @@ fn cookie_name(app: &App, environment_id: &str, flow_id: &str) -> String {
 /// too large for a cookie.
 pub fn set_cookie(app: &App, flow: &FlowRecord, verified: &Verified) -> Option<String> {
     let plain = serde_json::to_string(verified).ok()?;
-    let sealed = app.hasher.encrypt_for(Purpose::VerifiedCode, &context(flow), &plain);
-    if sealed.len() > MAX_SEALED {
+    if !verified.fits_a_cookie() {
         return None;
     }
+    let sealed = app.hasher.encrypt_for(Purpose::VerifiedCode, &context(flow), &plain);
     let max_age = (verified.expires_ms() - app.clock.now_ms()).div_euclid(1000).max(0);
     Some(format!(
         "{}={sealed}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{}",
@@ -102,6 +108,21 @@ mod tests {
             requested_ms: 0,
             requester: Default::default(),
         }
+    }
+
+    #[test]
+    fn the_size_check_bounds_the_sealed_value() {
+        let hasher = crate::hashing::Hasher::new(b"0123456789abcdef0123456789abcdef");
+        let mut v = Verified { device: device(), verified_ms: 0 };
+        for ua_len in [0, 100, 2_700, 2_740, 2_800, 5_000] {
+            v.device.requester.user_agent = Some("x".repeat(ua_len));
+            let plain = serde_json::to_string(&v).unwrap();
+            let sealed = hasher.encrypt_for(Purpose::VerifiedCode, "env/flow", &plain);
+            assert!(!v.fits_a_cookie() || sealed.len() <= MAX_SEALED, "{ua_len}: {} bytes", sealed.len());
+            assert!(v.fits_a_cookie() || sealed.len() > MAX_SEALED - 4, "{ua_len}: refused at {} bytes", sealed.len());
+        }
+        v.device.requester.user_agent = Some("x".repeat(5_000));
+        assert!(!v.fits_a_cookie(), "a 5 KB user agent is written on the flow instead");
     }
 
     #[test]
