@@ -81,24 +81,36 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() {
     use std::io::IsTerminal;
+    // Log lines go out from a thread of their own, written in batches: the request path formats
+    // its line and queues it, instead of taking stdout's lock and making a write per line (about
+    // 7% of a JWKS request's cost). Never lossy: a full queue waits, so no audit line is dropped.
+    let (writer, flushed) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(std::io::BufWriter::new(std::io::stdout()));
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_ansi(std::io::stdout().is_terminal())
+        .with_writer(writer)
         .init();
-    let args = match parse_args() {
-        Ok(a) => a,
+    let code = match parse_args() {
+        Ok(args) => match run(args).await {
+            Ok(()) => 0,
+            Err(msg) => {
+                eprintln!("error: {msg}");
+                1
+            }
+        },
         Err(msg) => {
             if !msg.is_empty() {
                 eprintln!("error: {msg}");
             }
             eprintln!("{USAGE}");
-            std::process::exit(2);
+            2
         }
     };
-    if let Err(msg) = run(args).await {
-        eprintln!("error: {msg}");
-        std::process::exit(1);
-    }
+    // Writes what is still queued before the process ends.
+    drop(flushed);
+    std::process::exit(code);
 }
 
 async fn run(args: Args) -> Result<(), String> {
